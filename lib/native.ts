@@ -1,0 +1,103 @@
+// The one place that loads the addon. Everything else imports `native` from here.
+//
+// The addon is deliberately thin: it maps segments, sleeps and wakes on 32-bit words,
+// resolves async waits from its own thread, and answers questions about pids. All
+// policy (locks, rings, allocation, naming) lives in TypeScript.
+import * as path from 'node:path';
+
+/** Result of a wait on a shared 32-bit word, as `Atomics.wait` names them. */
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
+/** An async wait can also end because `cancelWait` was called. */
+export type AsyncWaitResult = WaitResult | 'cancelled';
+
+export interface ShmCreated {
+  /** The segment name without the leading slash (`mp_...` when generated). */
+  name: string;
+  /** One external ArrayBuffer over the whole mapping, `byteLength` = requested size. */
+  buffer: ArrayBuffer;
+}
+
+export interface ShmAttached {
+  buffer: ArrayBuffer;
+  size: number;
+}
+
+export interface NativeBinding {
+  /** Version of the addon's interface; bumped when this file changes shape. */
+  readonly abiVersion: number;
+  /** 'linux' | 'darwin' | 'win32' ... as compiled. */
+  readonly platform: string;
+  /** Prefix of every generated segment name, e.g. 'mp_'. */
+  readonly shmPrefix: string;
+
+  /**
+   * Create a segment of `size` bytes (> 0). With `name`, exactly that name (EEXIST if taken);
+   * without, a random short name with the shmPrefix, retried on collision.
+   * Storage is reserved up front (posix_fallocate) so a full /dev/shm is ENOSPC here,
+   * never SIGBUS later. Errors are `Error` with `.code` = errno name and `.syscall`.
+   */
+  shmCreate(size: number, name?: string): ShmCreated;
+  /** Map an existing segment by name (ENOENT when absent). */
+  shmAttach(name: string): ShmAttached;
+  /** shm_unlink (ENOENT when already gone). */
+  shmUnlink(name: string): void;
+  /**
+   * Detach `buffer` (every view becomes length 0) and unmap. The unmap is deferred
+   * while a pending async wait still points into the mapping. Idempotent.
+   */
+  shmClose(buffer: ArrayBuffer): void;
+
+  /**
+   * Sleep while `view[index] === expected`, up to `timeoutMs` (Infinity or < 0: forever).
+   * `view` must lie in a mapping made by this addon. Blocks the calling thread.
+   */
+  wait(view: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult;
+  /** Wake up to `count` sleepers on `view[index]` in any process. Returns how many woke. */
+  wake(view: Int32Array, index: number, count: number): number;
+  /**
+   * Like `wait`, but resolved from the addon's own waiter thread (never libuv's pool).
+   * `id` is chosen by the caller (unique among pending waits) and names the wait for
+   * `cancelWait`. While no async wait is pending the addon holds no ref on the loop.
+   */
+  waitAsync(
+    id: number,
+    view: Int32Array,
+    index: number,
+    expected: number,
+    timeoutMs: number,
+  ): Promise<AsyncWaitResult>;
+  /** Resolve a pending async wait with 'cancelled'. False when it was not pending. */
+  cancelWait(id: number): boolean;
+  /** Number of async waits pending in this thread's env (for tests and diagnostics). */
+  pendingWaits(): number;
+
+  /** kill(pid, 0) succeeds or fails with EPERM. */
+  pidAlive(pid: number): boolean;
+  /** Start time of `pid` in ms since the epoch, or null if no such process. */
+  processStartTime(pid: number): number | null;
+  /** Linux: prctl(PR_SET_PDEATHSIG, signal). Returns false where unsupported. */
+  setParentDeathSignal(signal: number): boolean;
+  getppid(): number;
+
+  /**
+   * Start this tree's resource tracker: a pipe plus a small forked process (double fork,
+   * own session, signals ignored, every other fd closed) that reads lines
+   * `R <name>\n` / `U <name>\n` and, on EOF (every write end closed, that is every
+   * process of the tree gone however it died), shm_unlinks the names still registered.
+   * Returns the write end (O_CLOEXEC) and the tracker's pid.
+   */
+  trackerStart(): { fd: number; pid: number };
+  /** Set FD_CLOEXEC on an inherited fd, so programs we exec do not inherit it. */
+  fdSetCloexec(fd: number): void;
+}
+
+function load(): NativeBinding {
+  // dist/native.js -> package root is one level up; node-gyp-build looks in
+  // build/Release first, then prebuilds/<platform>-<arch>/.
+  const root = path.join(__dirname, '..');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const gypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  return gypBuild(root) as NativeBinding;
+}
+
+export const native: NativeBinding = load();

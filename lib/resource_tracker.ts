@@ -1,0 +1,94 @@
+// The cleaner of last resort, as Python's resource_tracker: every shared-memory name this
+// library creates is registered with one small process per process tree, which unlinks
+// whatever is still registered once every process of the tree is gone.
+//
+// "Gone" is observed through a pipe: each process of the tree holds the write end, so the
+// tracker reads EOF exactly when the last one exits, however it died (SIGKILL included).
+// The tracker itself is forked by the addon (no second Node runtime to boot); see
+// native/tracker_posix.cc. Children learn the inherited fd from MP_TRACKER_FD and check it
+// with MP_TRACKER_INO, so a stale variable in an unrelated process is never trusted.
+import * as fs from 'node:fs';
+import { native } from './native.js';
+
+export const TRACKER_FD_ENV = 'MP_TRACKER_FD';
+export const TRACKER_INO_ENV = 'MP_TRACKER_INO';
+
+interface Tracker {
+  fd: number;
+  ino: number;
+}
+
+let tracker: Tracker | null = null;
+/** Names this process registered and has not unregistered: re-sent if a tracker restarts. */
+const registered = new Set<string>();
+
+function inheritedTracker(): Tracker | null {
+  const fd = Number(process.env[TRACKER_FD_ENV]);
+  const ino = Number(process.env[TRACKER_INO_ENV]);
+  if (!Number.isInteger(fd) || fd < 3 || !Number.isFinite(ino)) return null;
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isFIFO() && st.ino === ino) {
+      // Inherited without CLOEXEC; unrelated programs this process execs must not hold it.
+      native.fdSetCloexec(fd);
+      return { fd, ino };
+    }
+  } catch {
+    // Not open here: the variables came from somewhere else.
+  }
+  return null;
+}
+
+function startTracker(): Tracker {
+  const { fd } = native.trackerStart();
+  return { fd, ino: fs.fstatSync(fd).ino };
+}
+
+function current(): Tracker {
+  if (tracker === null) tracker = inheritedTracker() ?? startTracker();
+  return tracker;
+}
+
+function send(line: string): void {
+  if (process.platform === 'win32') return; // mappings vanish with their last handle
+  try {
+    fs.writeSync(current().fd, line);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
+    // The tracker was killed: start a new one and give it what this process still owns.
+    tracker = startTracker();
+    for (const name of registered) fs.writeSync(tracker.fd, `R ${name}\n`);
+    if (!line.startsWith('R ') || !registered.has(line.slice(2, -1))) fs.writeSync(tracker.fd, line);
+  }
+}
+
+function checkName(name: string): void {
+  // One line of the protocol; each write stays far below PIPE_BUF, so it is atomic.
+  if (name.length === 0 || name.length > 255 || /[\s]/.test(name)) {
+    throw new Error(`resource tracker: invalid segment name ${JSON.stringify(name)}`);
+  }
+}
+
+/** Track `name` (a shm name without leading slash): unlinked when the tree is gone. */
+export function register(name: string): void {
+  checkName(name);
+  registered.add(name);
+  send(`R ${name}\n`);
+}
+
+/** Stop tracking `name` (it was unlinked on purpose). */
+export function unregister(name: string): void {
+  checkName(name);
+  registered.delete(name);
+  send(`U ${name}\n`);
+}
+
+/**
+ * For spawners: a child joins this tree's tracker when it inherits `fd` at descriptor
+ * `childFd` (an extra entry of child_process's `stdio` array) and gets `env`.
+ */
+export function trackerForChild(childFd: number): { fd: number; env: Record<string, string> } | null {
+  if (process.platform === 'win32') return null;
+  const t = current();
+  return { fd: t.fd, env: { [TRACKER_FD_ENV]: String(childFd), [TRACKER_INO_ENV]: String(t.ino) } };
+}
