@@ -39,9 +39,18 @@ function inheritedTracker(): Tracker | null {
   return null;
 }
 
+/** Pid of the tracker this process started (null when inherited or not started yet). */
+let startedPid: number | null = null;
+
 function startTracker(): Tracker {
-  const { fd } = native.trackerStart();
+  const { fd, pid } = native.trackerStart();
+  startedPid = pid;
   return { fd, ino: fs.fstatSync(fd).ino };
+}
+
+/** For tests and diagnostics: the pid of the tracker this process started, if it did. */
+export function trackerPid(): number | null {
+  return startedPid;
 }
 
 function current(): Tracker {
