@@ -2,7 +2,12 @@
 // wake() to the sleeping process returning from wait() (sync), and to its waitAsync
 // promise settling (async: waiter thread -> ThreadSafeFunction -> promise).
 //
-//   node bench/wake-latency.mjs [iterations=3000]
+//   node bench/wake-latency.mjs [--json] [--quick] [--repeats N]   (the harness's contract)
+//
+// --json prints one JSON line per mode and percentile, e.g.
+//   {"bench":"wake-latency","impl":"mp:wait","stat":"p50","value":17.2,"unit":"us","n":3000}
+// --quick runs 300 iterations per mode instead of 3000; --repeats is accepted and ignored
+// (the percentiles are taken over all iterations of the one run).
 //
 // Both processes read CLOCK_MONOTONIC (process.hrtime), which is system-wide, so the
 // waker's timestamp, written into the segment just before wake(), is comparable with
@@ -80,18 +85,36 @@ async function waker(iterations) {
     native.wake(w, SEQ, 1);
   }
   const lat = await result;
-  const fmt = (s) =>
-    `n=${s.n} p50=${s.p50.toFixed(1)}us p90=${s.p90.toFixed(1)}us p99=${s.p99.toFixed(1)}us ` +
-    `max=${s.max.toFixed(1)}us mean=${s.mean.toFixed(1)}us`;
-  console.log(`wake -> wait() returns      ${fmt(stats(lat.sync))}`);
-  console.log(`wake -> waitAsync() settles ${fmt(stats(lat.async))}`);
-  console.log(`iterations where the sleeper was not yet parked: ${lat.notAsleep}`);
-  console.log(`(async backend: ${native.waiterBackend()}, ${process.platform} ${process.arch}, node ${process.version})`);
+  const lines = [
+    ['mp:wait', stats(lat.sync)],
+    ['mp:waitAsync', stats(lat.async)],
+  ];
+  if (json) {
+    for (const [impl, s] of lines) {
+      for (const stat of ['p50', 'p99']) {
+        const value = Number(s[stat].toPrecision(4));
+        console.log(JSON.stringify({ bench: 'wake-latency', impl, stat, value, unit: 'us', n: s.n }));
+      }
+    }
+  } else {
+    const fmt = (s) =>
+      `n=${s.n} p50=${s.p50.toFixed(1)}us p90=${s.p90.toFixed(1)}us p99=${s.p99.toFixed(1)}us ` +
+      `max=${s.max.toFixed(1)}us mean=${s.mean.toFixed(1)}us`;
+    console.log(`wake -> wait() returns      ${fmt(lines[0][1])}`);
+    console.log(`wake -> waitAsync() settles ${fmt(lines[1][1])}`);
+    console.log(`iterations where the sleeper was not yet parked: ${lat.notAsleep}`);
+    console.log(`(async backend: ${native.waiterBackend()}, ${process.platform} ${process.arch}, node ${process.version})`);
+  }
+  if (lat.sync.length < iterations / 2 || lat.async.length < iterations / 2) {
+    console.error(`ERROR wake-latency: only ${lat.sync.length}/${lat.async.length} of ${iterations} wakes found the sleeper parked`);
+    process.exitCode = 1;
+  }
   native.shmClose(buffer);
 }
 
+const json = process.argv.includes('--json');
 if (process.argv[2] === 'child') {
   await sleeper(process.argv[3]);
 } else {
-  await waker(Number(process.argv[2] ?? 3000));
+  await waker(process.argv.includes('--quick') ? 300 : 3000);
 }
