@@ -1,14 +1,16 @@
 // The public surface: re-exports only.
 export * from './errors.js';
-export { SharedMemory, ShareableList } from './shared_memory.js';
-export type { SharedMemoryOptions, ShareableItem, ShareableListOptions, ShareableValue } from './shared_memory.js';
+export { SharedMemory } from './shared_memory.js';
+export type { SharedMemoryOptions } from './shared_memory.js';
+export { ShareableList } from './shareable_list.js';
+export type { ShareableItem, ShareableListOptions, ShareableValue } from './shareable_list.js';
 export { Lock, RLock } from './synchronize.js';
 export type { AcquireOptions } from './synchronize.js';
-export { Value, RawValue, RawArray, SharedArray as Array } from './sharedctypes.js';
+export { Value, RawValue } from './sharedctypes.js';
+export type { LockLike, RawSharedValue, SharedOptions, Synchronized, ValueInit, ValueOf } from './sharedctypes.js';
+export { RawArray, SharedArray as Array } from './shared_array.js';
 export type {
   ArrayInit,
-  LockLike,
-  RawSharedValue,
   SharedArrayExtras,
   SharedArrayOf,
   SharedArrayTypes,
@@ -20,13 +22,9 @@ export type {
   SharedInt32Array,
   SharedBigInt64Array,
   SharedBigUint64Array,
-  SharedOptions,
   SharedUint8Array,
   SharedUint16Array,
   SharedUint32Array,
   SharedWcharArray,
-  Synchronized,
-  ValueInit,
-  ValueOf,
-} from './sharedctypes.js';
+} from './shared_array.js';
 export type { Typecode, TypecodeOrCtype, CtypeName } from './ctypes.js';
