@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { afterEach, expect, it } from 'vitest';
 import { Peer, cleanupShm, create, isLinux, native, sleep, until } from './native-helpers.js';
+import { expectEachThrows } from './helpers/assert.js';
 
 function mapped(name: string): boolean {
   return fs.readFileSync('/proc/self/maps', 'utf8').includes(`/dev/shm/${name}`);
@@ -196,15 +197,6 @@ export function asyncCases(backend: string, many: number): void {
       [() => wa(1, v, 0, 0, Number.NaN), TypeError, /timeoutMs/],
       [() => (native.cancelWait as (...a: unknown[]) => unknown)('x'), TypeError, /id/],
     ];
-    for (const [fn, type, re] of cases) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught, String(fn)).toBeInstanceOf(type);
-      expect((caught as Error).message, String(fn)).toMatch(re);
-    }
+    expectEachThrows(cases);
   });
 }

@@ -3,18 +3,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectThrows } from './helpers/assert.js';
 import { childEnv, fixtures, isLinux, native, processGone, until } from './native-helpers.js';
 
-function expectThrows(fn: () => unknown, type: ErrorConstructor, re: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, String(fn)).toBeInstanceOf(type);
-  expect((caught as Error).message).toMatch(re);
-}
 
 describe('native: process helpers', () => {
   it('pidAlive: this process, pid 1 (EPERM counts as alive), a reaped child', () => {

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ADDON_PATH, Peer, cleanupShm, create, isLinux, native, shmExists, track } from './native-helpers.js';
+import { expectEachThrows } from './helpers/assert.js';
 
 afterEach(() => cleanupShm());
 
@@ -135,16 +136,7 @@ describe('native: shared memory', () => {
       [() => native.shmClose(new ArrayBuffer(8)), TypeError, /buffer/],
       [() => native.shmClose(new SharedArrayBuffer(8) as unknown as ArrayBuffer), TypeError, /buffer/],
     ];
-    for (const [fn, type, re] of cases) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught, String(fn)).toBeInstanceOf(type);
-      expect((caught as Error).message, String(fn)).toMatch(re);
-    }
+    expectEachThrows(cases);
     // A detached foreign buffer is "already closed": nothing to do, no crash.
     const foreign = new ArrayBuffer(8);
     structuredClone(foreign, { transfer: [foreign] });

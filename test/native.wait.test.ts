@@ -1,6 +1,7 @@
 // Cross-process blocking wait/wake on 32-bit words of a segment.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Peer, cleanupShm, create, native, sleep, until } from './native-helpers.js';
+import { expectEachThrows } from './helpers/assert.js';
 
 afterEach(() => cleanupShm());
 
@@ -147,16 +148,7 @@ describe('native: wait/wake', () => {
       [() => k(new Int32Array(4), 0, 1), TypeError, /view/],
       [() => k(v, 99, 1), RangeError, /index/],
     ];
-    for (const [fn, type, re] of cases) {
-      let caught: unknown;
-      try {
-        fn();
-      } catch (e) {
-        caught = e;
-      }
-      expect(caught, String(fn)).toBeInstanceOf(type);
-      expect((caught as Error).message, String(fn)).toMatch(re);
-    }
+    expectEachThrows(cases);
     expect(native.wait(v, 15, 0, 0)).toBe('timed-out');
   });
 });

@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { segmentExists } from './helpers/assert.js';
 
 const fixture = path.join(__dirname, 'fixtures', 'shm-leak.cjs');
 const TIMEOUT_MS = 10_000;
@@ -55,15 +56,7 @@ function run(mode: string): Run {
   };
 }
 
-function segmentExists(name: string): boolean {
-  if (fs.existsSync('/dev/shm')) return fs.existsSync(`/dev/shm/${name}`);
-  try {
-    new mp.SharedMemory({ name }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const exists = (name: string) => segmentExists(name, (n) => new mp.SharedMemory({ name: n }).close());
 
 /** Alive and not a zombie (a zombie's name is gone from the tracker's point of view). */
 function pidAlive(pid: number): boolean {
@@ -89,9 +82,9 @@ async function until(what: string, cond: () => boolean, timeoutMs = TIMEOUT_MS):
 }
 
 async function expectGone(names: string[]): Promise<void> {
-  await until(`${names.join(', ')} are unlinked`, () => names.every((n) => !segmentExists(n)));
+  await until(`${names.join(', ')} are unlinked`, () => names.every((n) => !exists(n)));
   for (const n of names) {
-    expect(segmentExists(n)).toBe(false);
+    expect(exists(n)).toBe(false);
     leftovers.delete(n);
   }
 }
@@ -131,7 +124,7 @@ describe.skipIf(process.platform === 'win32')('resource tracker', () => {
     const r = run('hang');
     const msg = await r.next();
     const names = msg.names as string[];
-    expect(names.every(segmentExists)).toBe(true);
+    expect(names.every((n) => exists(n))).toBe(true);
     r.child.kill('SIGKILL');
     expect((await r.exited).signal).toBe('SIGKILL');
     await expectGone(names);
@@ -150,7 +143,7 @@ describe.skipIf(process.platform === 'win32')('resource tracker', () => {
     r.child.kill('SIGKILL');
     await r.exited;
     await new Promise((res) => setTimeout(res, 500));
-    expect(names.every(segmentExists)).toBe(true);
+    expect(names.every((n) => exists(n))).toBe(true);
     expect(pidAlive(msg.tracker as number)).toBe(true);
     // now the rest of the tree
     process.kill(childPid, 'SIGKILL');
@@ -172,8 +165,8 @@ describe.skipIf(process.platform === 'win32')('resource tracker', () => {
     const msg = await r.next();
     const [reused, other] = msg.unlinked as string[];
     const kept = msg.kept as string[];
-    expect(segmentExists(reused as string)).toBe(false);
-    expect(segmentExists(other as string)).toBe(false);
+    expect(exists(reused as string)).toBe(false);
+    expect(exists(other as string)).toBe(false);
     // someone outside the tree takes the name again
     const mine = new mp.SharedMemory({ name: reused as string, create: true, size: 10, track: false });
     try {
@@ -181,7 +174,7 @@ describe.skipIf(process.platform === 'win32')('resource tracker', () => {
       expect((await r.exited).code).toBe(0);
       await expectGone(kept);
       await until('the tracker exited', () => !pidAlive(msg.tracker as number));
-      expect(segmentExists(reused as string)).toBe(true);
+      expect(exists(reused as string)).toBe(true);
       expect(r.stderr()).toBe('');
     } finally {
       mine.close();
@@ -203,7 +196,7 @@ describe.skipIf(process.platform === 'win32')('resource tracker', () => {
     expect(tracker2).toBeTypeOf('number');
     expect(tracker2).not.toBe(tracker1);
     expect(pidAlive(tracker2)).toBe(true);
-    expect(segmentExists(a as string)).toBe(true);
+    expect(exists(a as string)).toBe(true);
     r.child.stdin?.write('exit\n');
     expect((await r.exited).code).toBe(0);
     // the new tracker unlinks both: the one made before the restart and the one after

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as mp from 'multiprocessing';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { inspect } from 'node:util';
 import { createRequire } from 'node:module';
+import { segmentExists } from './helpers/assert.js';
 
 // Internal module, loaded through Node's own require: the same instance as the package's.
 const { handleOf, isShareable, revive, toHandle } = createRequire(import.meta.url)('../dist/reduction.js') as typeof import('../dist/reduction.js');
@@ -32,15 +32,7 @@ function uniqueName(): string {
   return `mpt_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
 }
 
-function exists(name: string): boolean {
-  if (fs.existsSync('/dev/shm')) return fs.existsSync(`/dev/shm/${name}`);
-  try {
-    new mp.SharedMemory({ name }).close();
-    return true;
-  } catch {
-    return false;
-  }
-}
+const exists = (name: string) => segmentExists(name, (n) => new mp.SharedMemory({ name: n }).close());
 
 function catchError(fn: () => unknown): Error & { code?: string; syscall?: string; path?: string } {
   try {
