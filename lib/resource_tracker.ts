@@ -65,6 +65,7 @@ function send(line: string): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
     // The tracker was killed: start a new one and give it what this process still owns.
+    if (tracker !== null) fs.closeSync(tracker.fd);
     tracker = startTracker();
     for (const name of registered) fs.writeSync(tracker.fd, `R ${name}\n`);
     if (!line.startsWith('R ') || !registered.has(line.slice(2, -1))) fs.writeSync(tracker.fd, line);

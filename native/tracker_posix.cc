@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #if defined(__linux__)
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #endif
 
@@ -148,6 +149,10 @@ void close_from(int lowest) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   setsid();
+#ifdef __linux__
+  // Shown by ps/top instead of the parent's name (a plain syscall, safe after fork).
+  prctl(PR_SET_NAME, "mp-tracker", 0, 0, 0);
+#endif
   if (chdir("/") != 0) {
     // Only to avoid pinning the parent's cwd; staying put is harmless.
   }
