@@ -3,7 +3,7 @@
 // copy of the library's state (one resource tracker, one heap, one process table).
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { writeFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,7 +15,8 @@ if (!existsSync(join(root, 'node_modules', 'typescript'))) {
   console.error('build-ts: typescript is not installed and dist/ is missing');
   process.exit(1);
 }
-rmSync(dist, { recursive: true, force: true });
+// Compile over dist/ rather than deleting it first: tests running at the same time keep
+// working (a clean clone starts without dist/ anyway).
 try {
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], {
     stdio: 'inherit',
@@ -34,5 +35,10 @@ const esm = [
   'export default cjs;',
   '',
 ].join('\n');
-writeFileSync(join(dist, 'index.mjs'), esm);
-writeFileSync(join(dist, 'index.d.mts'), "export * from './index.js';\nimport * as mp from './index.js';\nexport default mp;\n");
+// Written aside and renamed, so a concurrent import never sees half a file.
+const writeAtomically = (file, text) => {
+  writeFileSync(`${file}.tmp${process.pid}`, text);
+  renameSync(`${file}.tmp${process.pid}`, file);
+};
+writeAtomically(join(dist, 'index.mjs'), esm);
+writeAtomically(join(dist, 'index.d.mts'), "export * from './index.js';\nimport * as mp from './index.js';\nexport default mp;\n");
