@@ -1,0 +1,774 @@
+// What a Process target (or a Pool task's function) becomes on its way to another
+// process, and how the child turns it back into something to call. Like Python's pickle
+// of a function, a target travels by reference where it can:
+//
+//   1. an explicit { module, name }: imported in the child ('export' ref);
+//   2. a function exported from a loaded CommonJS module: found now, synchronously, by
+//      scanning require.cache ('export' ref); an ESM module's exports cannot be read
+//      synchronously, so for a named function we list the ESM modules that may export it
+//      (the calling module, the entry module, and the modules they import that name) and
+//      the child imports them in turn, taking the export whose source text is the
+//      function's own ('auto' ref; the text check guards against another function of the
+//      same name). A module is listed only if its text looks like it exports that name,
+//      so a non-exported function never makes the child import a module for nothing;
+//   3. anything else is sent as its source text and rebuilt with `new Function` ('source'
+//      ref). That only works for a self-contained function: one that uses a variable of
+//      its enclosing scope fails in the child with a ReferenceError that names the
+//      variable and says to export the function (or pass the value in args).
+//
+// The rebuilt function runs in sloppy mode (the original's strictness cannot be read back
+// from its text) with `require`, `module`, `exports`, `__filename` and `__dirname` of the
+// file that sent it in scope.
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { types as utilTypes } from 'node:util';
+import { fromWire, toWire } from './reduction.js';
+import { describe as describeValue } from './validate.js';
+
+/** Plain, structured-clonable description of a function to run in another process. */
+export type TargetRef =
+  | { kind: 'export'; module: string; name: string }
+  | { kind: 'auto'; candidates: string[]; name: string; source: string; file?: string }
+  | { kind: 'source'; source: string; name: string; file?: string };
+
+/** A Process subclass instance: its class (found like an exported function) and its own enumerable fields, already passed through toWire. */
+export interface InstanceRef {
+  candidates: string[];
+  className: string;
+  source: string;
+  fields: Record<string, unknown>;
+}
+
+type AnyFunction = (...args: unknown[]) => unknown;
+
+// ---------------------------------------------------------------------------------------
+// Files and URLs
+
+const DIST_DIRS: string[] = (() => {
+  const dirs = [__dirname];
+  try {
+    const real = realpathSync(__dirname);
+    if (real !== __dirname) dirs.push(real);
+  } catch {
+    // keep the one we have
+  }
+  return dirs;
+})();
+
+function isInside(dir: string, file: string): boolean {
+  const rel = path.relative(dir, file);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+function inLibrary(file: string): boolean {
+  return DIST_DIRS.some((d) => isInside(d, file));
+}
+
+/** An absolute path as a file URL; file URLs and bare specifiers unchanged. */
+function toUrl(fileOrUrl: string): string {
+  if (fileOrUrl.startsWith('file:')) return fileOrUrl;
+  if (path.isAbsolute(fileOrUrl)) return pathToFileURL(fileOrUrl).href;
+  return fileOrUrl;
+}
+
+/** The path of a file URL or absolute path; undefined for anything else. */
+function toPath(fileOrUrl: string): string | undefined {
+  try {
+    if (fileOrUrl.startsWith('file:')) return fileURLToPath(fileOrUrl);
+  } catch {
+    return undefined;
+  }
+  return path.isAbsolute(fileOrUrl) ? fileOrUrl : undefined;
+}
+
+function inNodeModules(file: string): boolean {
+  return file.split(/[\\/]/).includes('node_modules');
+}
+
+// TypeScript sources import './x.js' for a file that is x.ts; tsx maps it when loading.
+const TS_TWINS: Record<string, string[]> = { '.js': ['.ts', '.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'], '.jsx': ['.tsx'] };
+
+/** A file URL for a file that exists: `url` itself or its TypeScript twin; else undefined. */
+function existingFile(url: string): string | undefined {
+  const p = toPath(url);
+  if (p === undefined) return undefined;
+  if (existsSync(p)) return url;
+  const ext = path.extname(p);
+  for (const twin of TS_TWINS[ext] ?? []) {
+    const q = p.slice(0, -ext.length) + twin;
+    if (existsSync(q)) return pathToFileURL(q).href;
+  }
+  return undefined;
+}
+
+/** Resolve a module specifier written in `fromFile` (path or URL) to a file URL, or undefined. */
+function resolveSpecifier(spec: string, fromFile: string): string | undefined {
+  const fromPath = toPath(fromFile);
+  if (fromPath === undefined) return undefined;
+  if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec.startsWith('file:')) {
+    try {
+      return existingFile(new URL(spec, pathToFileURL(fromPath)).href);
+    } catch {
+      return undefined;
+    }
+  }
+  if (spec.startsWith('node:')) return undefined;
+  try {
+    const resolved = createRequire(fromPath).resolve(spec);
+    return path.isAbsolute(resolved) ? pathToFileURL(resolved).href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const texts = new Map<string, string | null>();
+
+function fileText(file: string): string | null {
+  let text = texts.get(file);
+  if (text === undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      text = null;
+    }
+    texts.set(file, text);
+  }
+  return text;
+}
+
+// ---------------------------------------------------------------------------------------
+// The calling file and the entry module
+
+/**
+ * The file (file URL or absolute path) of the first stack frame outside this library's
+ * dist/ directory and outside node: internals: the user code that called us.
+ */
+export function callerFile(): string | undefined {
+  for (const file of stackFiles(callerFile)) {
+    if (file.startsWith('node:') || file.startsWith('internal/')) continue;
+    const p = toPath(file);
+    if (p === undefined || inLibrary(p)) continue;
+    return file;
+  }
+  return undefined;
+}
+
+/** The script names of the frames above `above`, outermost last. */
+function stackFiles(above: AnyFunction): string[] {
+  const holder: { stack?: unknown } = {};
+  const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
+  try {
+    Error.stackTraceLimit = Infinity;
+    Error.prepareStackTrace = (_err, sites) => sites;
+    Error.captureStackTrace(holder, above);
+    void holder.stack; // formatted lazily on first access: do it while our hook is in place
+  } catch {
+    // a frozen Error: fall through to whatever stack we got
+  } finally {
+    try {
+      Error.stackTraceLimit = limit;
+      Error.prepareStackTrace = prepare;
+    } catch {
+      // frozen
+    }
+  }
+  const stack = holder.stack;
+  if (Array.isArray(stack)) {
+    const files: string[] = [];
+    for (const site of stack as NodeJS.CallSite[]) {
+      let file: string | null | undefined;
+      try {
+        file = site.isEval() ? undefined : site.getFileName();
+      } catch {
+        file = undefined;
+      }
+      if (typeof file === 'string' && file !== '') files.push(file);
+    }
+    return files;
+  }
+  // Someone else's prepareStackTrace won: parse the text ("at f (file:1:2)", "at file:1:2").
+  if (typeof stack !== 'string') return [];
+  const files: string[] = [];
+  for (const line of stack.split('\n')) {
+    const m = /^\s*at (?:.*\((.+?):\d+:\d+\)|(?:async )?(.+?):\d+:\d+)$/.exec(line);
+    const file = m?.[1] ?? m?.[2];
+    if (file !== undefined && !file.includes('eval at ')) files.push(file);
+  }
+  return files;
+}
+
+let mainOverride: { url: string | undefined } | null = null;
+let mainComputed: { url: string | undefined } | null = null;
+
+/** In a child: the entry module of the main process (the process helper passes it in). */
+export function setMainModule(url: string | undefined): void {
+  mainOverride = { url: url === undefined ? undefined : toUrl(url) };
+}
+
+/** The entry module of this process as a file URL (the main process's, in a child), if any. */
+export function mainModule(): string | undefined {
+  if (mainOverride !== null) return mainOverride.url;
+  mainComputed ??= { url: computeMain() };
+  return mainComputed.url;
+}
+
+function computeMain(): string | undefined {
+  let file: string | undefined = require.main?.filename;
+  if (file === undefined) {
+    const arg = process.argv[1];
+    if (typeof arg !== 'string' || arg === '') return undefined;
+    file = path.resolve(arg);
+    if (!existsSync(file)) {
+      try {
+        file = require.resolve(file);
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  if (inLibrary(file)) return undefined;
+  return pathToFileURL(file).href;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading a function's source
+
+/** Source text with comments and string/template contents blanked (for keyword checks). */
+function codeOnly(src: string): string {
+  let out = '';
+  const reopen: number[] = []; // brace depths at which a template's ${ } closes
+  let depth = 0;
+  let inTemplate = false;
+  let i = 0;
+  const n = src.length;
+  while (i < n) {
+    const ch = src[i]!;
+    if (inTemplate) {
+      if (ch === '\\') i += 2;
+      else if (ch === '`') {
+        inTemplate = false;
+        out += ' ';
+        i++;
+      } else if (ch === '$' && src[i + 1] === '{') {
+        reopen.push(depth++);
+        inTemplate = false;
+        out += ' ';
+        i += 2;
+      } else i++;
+      continue;
+    }
+    if (ch === '/' && src[i + 1] === '/') {
+      const end = src.indexOf('\n', i);
+      i = end < 0 ? n : end;
+    } else if (ch === '/' && src[i + 1] === '*') {
+      const end = src.indexOf('*/', i + 2);
+      i = end < 0 ? n : end + 2;
+      out += ' ';
+    } else if (ch === '"' || ch === "'") {
+      i++;
+      while (i < n && src[i] !== ch && src[i] !== '\n') i += src[i] === '\\' ? 2 : 1;
+      i++;
+      out += ' ';
+    } else if (ch === '`') {
+      inTemplate = true;
+      i++;
+    } else if (ch === '{') {
+      depth++;
+      out += ch;
+      i++;
+    } else if (ch === '}') {
+      depth--;
+      i++;
+      if (reopen.length > 0 && reopen[reopen.length - 1] === depth) {
+        reopen.pop();
+        inTemplate = true;
+      } else out += ch;
+    } else {
+      out += ch;
+      i++;
+    }
+  }
+  return out;
+}
+
+const NATIVE_SOURCE = /\{\s*\[native code\]\s*\}\s*$/;
+const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function word(name: string): string {
+  return `(?<![\\p{ID_Continue}$])${escapeRe(name)}(?![\\p{ID_Continue}$])`;
+}
+
+/**
+ * A JS expression that evaluates to the function whose source is `source`, or null if
+ * none compiles. Plain functions, arrows, async functions and generators are expressions
+ * as they are; method shorthand (`foo(x) { ... }`, `async *gen() {}`, `get x() {}`) is
+ * taken out of an object literal.
+ */
+function sourceExpression(source: string): string | null {
+  const plain = `(${source}\n)`;
+  if (compiles(plain)) return plain;
+  const method =
+    `((o) => { const d = Object.getOwnPropertyDescriptor(o, Reflect.ownKeys(o)[0]);` +
+    ` return d.value ?? d.get ?? d.set; })({ ${source}\n })`;
+  if (compiles(method)) return method;
+  return null;
+}
+
+function compiles(expr: string): boolean {
+  try {
+    new Function(`return ${expr}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function functionSource(fn: Function): string {
+  try {
+    return Function.prototype.toString.call(fn);
+  } catch {
+    return '';
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding exports without importing (parent side)
+
+/**
+ * A CommonJS module in require.cache whose module.exports is `fn` (name 'default') or has
+ * `fn` as a property. Data properties are read for every module; accessor properties
+ * (TypeScript's and esbuild's re-export getters) only under `fn`'s own name, or in the
+ * preferred files, so scanning never runs arbitrary getters of unrelated modules.
+ */
+function findInRequireCache(fn: Function, preferred: string[]): { module: string; name: string } | undefined {
+  const cache = require.cache;
+  const prefer = new Set(preferred.map((f) => toPath(f)).filter((p): p is string => p !== undefined));
+  const ids = Object.keys(cache);
+  ids.sort((a, b) => Number(prefer.has(b)) - Number(prefer.has(a)));
+  const own = typeof fn.name === 'string' ? fn.name : '';
+  for (const id of ids) {
+    const mod = cache[id];
+    if (mod === undefined) continue;
+    try {
+      const ex: unknown = mod.exports;
+      if (ex === fn) return { module: pathToFileURL(mod.filename).href, name: 'default' };
+      if (ex === null || (typeof ex !== 'object' && typeof ex !== 'function')) continue;
+      const all = prefer.has(id);
+      for (const key of Object.keys(ex)) {
+        const d = Object.getOwnPropertyDescriptor(ex, key);
+        if (d === undefined) continue;
+        const value = 'value' in d ? d.value : (all || key === own) && d.get !== undefined ? d.get.call(ex) : undefined;
+        if (value === fn) return { module: pathToFileURL(mod.filename).href, name: key };
+      }
+    } catch {
+      // an exotic exports object: not ours to worry about
+    }
+  }
+  return undefined;
+}
+
+/** Whether a module's text may export `name` (lenient: a false "yes" costs an import). */
+function mayExport(text: string, name: string): boolean {
+  const w = word(name);
+  const patterns = [
+    `export\\s+(?:default\\s+)?(?:async\\s+|abstract\\s+)?(?:function\\s*\\*?\\s*|class\\s+|const\\s+|let\\s+|var\\s+)${w}`,
+    `export\\s+default\\s+${w}`,
+    `export\\s*(?:type\\s+)?\\{[^}]*${w}[^}]*\\}`,
+    'export\\s*\\*\\s*(?:as\\s+\\S+\\s+)?from',
+    `exports\\.${w}`,
+    'module\\.exports\\s*=',
+  ];
+  if (name === 'default') patterns.push('export\\s+default\\b');
+  return new RegExp(patterns.join('|'), 'u').test(text);
+}
+
+/** Modules `text` (of `file`) statically imports `name` from. */
+function importsOf(text: string, file: string, name: string): string[] {
+  const out: string[] = [];
+  const re = /\bimport\s*([\w$\s{},*]*?)\s*from\s*(['"])([^'"\r\n]+)\2/g;
+  const has = new RegExp(word(name), 'u');
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const clause = m[1]!;
+    const star = /\*\s*as\s+([\w$]+)/.exec(clause);
+    const viaNamespace = star !== null && new RegExp(`${word(star[1]!)}\\s*\\.\\s*${word(name)}`, 'u').test(text);
+    if (!has.test(clause.replace(/\*\s*as\s+[\w$]+/, '')) && !viaNamespace) continue;
+    const url = resolveSpecifier(m[3]!, file);
+    if (url !== undefined) out.push(url);
+  }
+  return out;
+}
+
+/**
+ * ESM modules (file URLs) that may export `name`: the calling file, the entry module,
+ * and the modules either of them imports `name` from; each only if its text looks like
+ * it exports the name. CommonJS modules already loaded are left out (require.cache said
+ * no), and so is an entry module inside node_modules (a test runner's or CLI's).
+ */
+function esmCandidates(name: string, caller: string | undefined): string[] {
+  const roots: string[] = [];
+  if (caller !== undefined && toPath(caller) !== undefined) roots.push(toUrl(caller));
+  const main = mainModule();
+  const mainPath = main === undefined ? undefined : toPath(main);
+  if (main !== undefined && mainPath !== undefined && !inNodeModules(mainPath)) roots.push(main);
+  const found: string[] = [];
+  const consider = (url: string): void => {
+    if (found.includes(url)) return;
+    const p = toPath(url);
+    if (p === undefined || inLibrary(p) || require.cache[p] !== undefined) return;
+    const text = fileText(p);
+    if (text !== null && mayExport(text, name)) found.push(url);
+  };
+  for (const r of roots) consider(r);
+  for (const r of roots) {
+    const p = toPath(r)!;
+    const text = inNodeModules(p) ? null : fileText(p);
+    if (text !== null) for (const dep of importsOf(text, r, name)) consider(dep);
+  }
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent: describe
+
+function isExplicit(value: unknown): value is { module: unknown; name: unknown } {
+  return value !== null && typeof value === 'object' && 'module' in value && 'name' in value;
+}
+
+function explicitRef(target: { module: unknown; name: unknown }, caller: string | undefined): TargetRef {
+  const { module, name } = target;
+  if (typeof module !== 'string' || module === '') {
+    throw new TypeError(`target.module must be a non-empty string (a path, file URL or package specifier), got ${describeValue(module)}`);
+  }
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError(`target.name must be the name of an exported function (a non-empty string), got ${describeValue(name)}`);
+  }
+  if (module.startsWith('./') || module.startsWith('../')) {
+    const base = caller === undefined ? undefined : toPath(caller);
+    const abs = path.resolve(base === undefined ? process.cwd() : path.dirname(base), module);
+    const url = pathToFileURL(abs).href;
+    return { kind: 'export', module: existingFile(url) ?? url, name };
+  }
+  const url = toUrl(module);
+  return { kind: 'export', module: url.startsWith('file:') ? (existingFile(url) ?? url) : url, name };
+}
+
+function label(fn: Function): string {
+  const name = typeof fn.name === 'string' ? fn.name : '';
+  return name === '' ? 'an anonymous function' : `'${name}'`;
+}
+
+/** The TypeError for a function that cannot travel, or null when it can. */
+function refusal(fn: Function, source: string): TypeError | null {
+  const name = typeof fn.name === 'string' ? fn.name : '';
+  if (name.startsWith('bound ')) {
+    return new TypeError(
+      `target ${label(fn)} is a bound function, which cannot be sent to another process: ` +
+        'pass the unbound function and put the bound values in args (or export a wrapper function)',
+    );
+  }
+  if (NATIVE_SOURCE.test(source) || source === '') {
+    return new TypeError(
+      `target ${label(fn)} is a native (built-in) function, which cannot be sent to another process: ` +
+        'wrap it in a function of your own, e.g. (...a) => Math.max(...a), or export one from a module',
+    );
+  }
+  if (/^class[\s{]/.test(source)) {
+    return new TypeError(
+      `target ${label(fn)} is a class constructor, not a function: to run code in a process, subclass ` +
+        'mp.Process and override run(), or pass a function',
+    );
+  }
+  if (/(?<![\w$.])super\s*[.[(]/.test(codeOnly(source))) {
+    return new TypeError(
+      `target ${label(fn)} uses super, so it only works as a method of its class and cannot be sent to ` +
+        'another process: export a plain function that does the work (or subclass mp.Process and override run())',
+    );
+  }
+  return null;
+}
+
+const refCache = new WeakMap<Function, Map<string, TargetRef>>();
+
+/**
+ * Describe a target for another process (parent, synchronous). `target`: a function or an
+ * explicit { module, name }. `callerFile`: the user file that created the Process (or
+ * called the Pool method); relative explicit modules resolve against its directory.
+ */
+export function describeTarget(target: unknown, callerFile: string | undefined): TargetRef {
+  if (typeof target !== 'function') {
+    if (isExplicit(target)) return explicitRef(target, callerFile);
+    throw new TypeError(
+      `target must be a function or an explicit reference { module, name } (a module path or URL and ` +
+        `the name of an exported function), got ${describeValue(target)}`,
+    );
+  }
+  // The answer depends on the caller, the entry module and which CommonJS modules are loaded.
+  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${Object.keys(require.cache).length}`;
+  let byKey = refCache.get(target);
+  const hit = byKey?.get(key);
+  if (hit !== undefined) return hit;
+  const ref = describeFunction(target, callerFile);
+  if (byKey === undefined) refCache.set(target, (byKey = new Map()));
+  if (byKey.size > 16) byKey.clear();
+  byKey.set(key, ref);
+  return ref;
+}
+
+function describeFunction(fn: Function, caller: string | undefined): TargetRef {
+  const source = functionSource(fn);
+  const refused = refusal(fn, source);
+  if (refused !== null) throw refused;
+  const name = typeof fn.name === 'string' ? fn.name : '';
+  const roots = [caller, mainModule()].filter((f): f is string => f !== undefined);
+  const cjs = findInRequireCache(fn, roots);
+  if (cjs !== undefined) return { kind: 'export', ...cjs };
+  const file = caller === undefined ? undefined : toPath(caller);
+  const withFile = file === undefined ? {} : { file };
+  if (IDENTIFIER.test(name)) {
+    const candidates = esmCandidates(name, caller);
+    if (candidates.length > 0) return { kind: 'auto', candidates, name, source, ...withFile };
+  }
+  if (sourceExpression(source) === null) {
+    throw new TypeError(
+      `target ${label(fn)} is not exported from a module this process can find, and its source text ` +
+        'cannot be rebuilt in another process: export it from its module, or pass { module, name }',
+    );
+  }
+  return { kind: 'source', source, name, ...withFile };
+}
+
+/** Describe a Process subclass instance: where its class is exported, and its own fields. */
+export function describeInstance(instance: object, callerFile: string | undefined): InstanceRef {
+  const proto: unknown = Object.getPrototypeOf(instance);
+  const Class: unknown = proto === null ? undefined : (proto as { constructor?: unknown }).constructor;
+  if (typeof Class !== 'function') {
+    throw new TypeError('process: cannot send an object without a class to another process');
+  }
+  const className = typeof Class.name === 'string' ? Class.name : '';
+  const source = functionSource(Class);
+  const roots = [callerFile, mainModule()].filter((f): f is string => f !== undefined);
+  const cjs = findInRequireCache(Class, roots);
+  const candidates = cjs !== undefined ? [cjs.module] : IDENTIFIER.test(className) ? esmCandidates(className, callerFile) : [];
+  if (candidates.length === 0) {
+    const where = roots.length > 0 ? ` (looked in ${[...new Set(roots.map(toUrl))].join(', ')} and what they import)` : '';
+    throw new TypeError(
+      `Process subclass ${className === '' ? '(anonymous class)' : className} must be exported from the module ` +
+        `that defines it, so the child process can import it${where}: e.g. export class ${className || 'Worker'} ` +
+        'extends mp.Process { run() { ... } }',
+    );
+  }
+  const own: Record<string, unknown> = {};
+  const rec = instance as Record<string, unknown>;
+  for (const key of Object.keys(instance)) own[key] = rec[key];
+  return { candidates, className, source, fields: toWire(own) as Record<string, unknown> };
+}
+
+// ---------------------------------------------------------------------------------------
+// Child: resolve
+
+// Import failures that mean "this module cannot be loaded here" (skip the candidate), as
+// opposed to an error thrown by the module's own code (which is the user's to see).
+const LOAD_FAILURES = new Set([
+  'ERR_MODULE_NOT_FOUND',
+  'MODULE_NOT_FOUND',
+  'ERR_UNKNOWN_FILE_EXTENSION',
+  'ERR_UNKNOWN_MODULE_FORMAT',
+  'ERR_UNSUPPORTED_ESM_URL_SCHEME',
+  'ERR_INVALID_URL',
+  'ERR_INVALID_MODULE_SPECIFIER',
+  'ERR_UNSUPPORTED_DIR_IMPORT',
+]);
+
+function isLoadFailure(err: unknown): boolean {
+  return err !== null && typeof err === 'object' && LOAD_FAILURES.has(String((err as { code?: unknown }).code));
+}
+
+type Namespace = Record<string, unknown>;
+
+async function importModule(spec: string): Promise<Namespace> {
+  const url = toUrl(spec);
+  try {
+    return (await import(url)) as Namespace;
+  } catch (err) {
+    // A bare specifier the library's own location cannot resolve: try from the entry module.
+    if (url === spec && !spec.startsWith('file:') && !spec.startsWith('node:') && isLoadFailure(err)) {
+      const main = mainModule();
+      const base = (main === undefined ? undefined : toPath(main)) ?? path.join(process.cwd(), 'index.js');
+      let resolved: string;
+      try {
+        resolved = createRequire(base).resolve(spec);
+      } catch {
+        throw err;
+      }
+      return (await import(toUrl(resolved))) as Namespace;
+    }
+    throw err;
+  }
+}
+
+function isObjectish(v: unknown): v is Record<string, unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function');
+}
+
+/** `name` exported by a namespace (or by module.exports of a CommonJS module). */
+function pickExport(ns: Namespace, name: string): unknown {
+  if (name === 'default') return ns.default;
+  if (ns[name] !== undefined) return ns[name];
+  const def = ns.default;
+  return isObjectish(def) ? def[name] : undefined;
+}
+
+/** The export of `ns` that is a function whose source text is `source`, preferring `name`. */
+function findBySource(ns: Namespace, name: string, source: string): Function | undefined {
+  const matches = (v: unknown): v is Function => typeof v === 'function' && functionSource(v) === source;
+  const first = pickExport(ns, name);
+  if (matches(first)) return first;
+  for (const key of Object.keys(ns)) if (matches(ns[key])) return ns[key];
+  const def = ns.default;
+  if (isObjectish(def) && !utilTypes.isProxy(def)) {
+    for (const key of Object.keys(def)) {
+      const d = Object.getOwnPropertyDescriptor(def, key);
+      if (d !== undefined && 'value' in d && matches(d.value)) return d.value;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Wrap a function rebuilt from source so that "X is not defined" (X not a global, X in
+ * its source: a variable it captured in the parent) becomes a ReferenceError that names X
+ * and says what to do, for sync throws and rejected promises alike. The original error
+ * is the `cause`. Errors thrown while a returned generator is iterated are not rewritten.
+ */
+export function wrapSourceTarget(fn: AnyFunction, source: string, name = fn.name): AnyFunction {
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    let result: unknown;
+    try {
+      result = Reflect.apply(fn, this, args);
+    } catch (err) {
+      throw explainScopeError(err, source, name);
+    }
+    if (utilTypes.isPromise(result)) {
+      return (result as Promise<unknown>).then(undefined, (err: unknown) => {
+        throw explainScopeError(err, source, name);
+      });
+    }
+    return result;
+  };
+  Object.defineProperty(wrapped, 'name', { value: name, configurable: true });
+  return wrapped;
+}
+
+function explainScopeError(err: unknown, source: string, name: string): unknown {
+  if (!(err instanceof ReferenceError)) return err;
+  const m = /^(\S+) is not defined$/.exec(err.message);
+  if (m === null) return err;
+  const variable = m[1]!;
+  if (variable in globalThis || !new RegExp(word(variable), 'u').test(codeOnly(source))) return err;
+  const who = name === '' ? 'the target function' : `target '${name}'`;
+  const error = new ReferenceError(
+    `${variable} is not defined: ${who} uses '${variable}' from the scope it was defined in, but it was sent ` +
+      'to this process as source text (it is not exported from a module), so it cannot see that scope. ' +
+      `Export the function from its module (or pass ${variable} in args).`,
+    { cause: err },
+  );
+  return Object.assign(error, { variable });
+}
+
+/** Rebuild a function from its source text, with CommonJS-style locals of `file`. */
+function rebuild(source: string, name: string, file: string | undefined): AnyFunction {
+  const expr = sourceExpression(source);
+  if (expr === null) {
+    throw new TypeError(`target ${name === '' ? '(anonymous)' : `'${name}'`}: its source text cannot be rebuilt here`);
+  }
+  const main = mainModule();
+  const filename = file ?? (main === undefined ? undefined : toPath(main)) ?? path.join(process.cwd(), '[mp-target]');
+  const localRequire = createRequire(filename);
+  const mod = { exports: {}, filename, id: filename };
+  let built: unknown;
+  try {
+    const make = new Function('require', 'module', 'exports', '__filename', '__dirname', `return ${expr}`);
+    built = make(localRequire, mod, mod.exports, filename, path.dirname(filename));
+  } catch (err) {
+    throw explainScopeError(err, source, name);
+  }
+  if (typeof built !== 'function') throw new TypeError(`target '${name}': its source text did not rebuild a function`);
+  return wrapSourceTarget(built as AnyFunction, source, name);
+}
+
+/** Child: turn a ref back into a callable (imports modules with dynamic import()). */
+export async function resolveTarget(ref: TargetRef): Promise<(...args: unknown[]) => unknown> {
+  if (ref === null || typeof ref !== 'object') throw new TypeError(`target reference must be an object, got ${describeValue(ref)}`);
+  switch (ref.kind) {
+    case 'export': {
+      const ns = await importModule(ref.module);
+      const fn = pickExport(ns, ref.name);
+      if (typeof fn !== 'function') {
+        throw new TypeError(
+          `target: module ${ref.module} has no exported function '${ref.name}'` +
+            `${fn === undefined ? '' : ` (it is ${describeValue(fn)})`}; ` +
+            'export it, or check the name',
+        );
+      }
+      return fn as AnyFunction;
+    }
+    case 'auto': {
+      const fn = await findInCandidates(ref.candidates, ref.name, ref.source);
+      return fn !== undefined ? (fn as AnyFunction) : rebuild(ref.source, ref.name, ref.file);
+    }
+    case 'source':
+      return rebuild(ref.source, ref.name, ref.file);
+    default:
+      throw new TypeError(`unknown target reference kind ${describeValue((ref as { kind?: unknown }).kind)}`);
+  }
+}
+
+/**
+ * Import each candidate module in turn (skipping ones that cannot be loaded here) and
+ * return the first export that is `name` with exactly this source text.
+ */
+async function findInCandidates(candidates: readonly string[], name: string, source: string): Promise<Function | undefined> {
+  for (const candidate of candidates) {
+    let ns: Namespace;
+    try {
+      ns = await importModule(candidate);
+    } catch (err) {
+      if (isLoadFailure(err)) continue;
+      throw err;
+    }
+    const found = findBySource(ns, name, source);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Child: rebuild a Process subclass instance as Python unpickles one: Object.create of
+ * the class's prototype plus the fields (revived); the constructor is not called.
+ */
+export async function resolveInstance(ref: InstanceRef): Promise<object> {
+  const Class = await findInCandidates(ref.candidates, ref.className, ref.source);
+  if (Class === undefined) {
+    throw new TypeError(
+      `Process subclass ${ref.className} was not found among the exports of ${ref.candidates.join(', ')}: ` +
+        'export it from the module that defines it',
+    );
+  }
+  const proto: unknown = Class.prototype;
+  if (!isObjectish(proto) || typeof proto.run !== 'function') {
+    throw new TypeError(`${ref.className} is not a Process subclass (its prototype has no run method)`);
+  }
+  const obj = Object.create(proto) as Record<string, unknown>;
+  const fields = fromWire(ref.fields) as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    Object.defineProperty(obj, key, { value: fields[key], writable: true, enumerable: true, configurable: true });
+  }
+  return obj;
+}
