@@ -28,3 +28,9 @@ export type {
   SharedWcharArray,
 } from './shared_array.js';
 export type { Typecode, TypecodeOrCtype, CtypeName } from './ctypes.js';
+export { Process, activeChildren, cpuCount, currentProcess, parentProcess } from './process.js';
+export type { ParentProcess, ProcessOptions, TargetReference } from './process.js';
+export { isMainModule } from './main_module.js';
+export type { ModuleRef } from './main_module.js';
+export { getAllStartMethods, getContext, getStartMethod, setStartMethod } from './context.js';
+export type { Context, GetStartMethodOptions, SetStartMethodOptions, StartMethod } from './context.js';

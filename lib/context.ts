@@ -1,0 +1,140 @@
+// Start methods and contexts, as Python's multiprocessing.context.
+//
+// The start method is fixed the first time it is needed (a Process starts, or
+// getStartMethod() is asked) unless setStartMethod() chose it before; changing it after
+// that takes { force: true }. getContext(m) returns the whole public API with Process
+// bound to method m. 'fork' does not exist here: fork() of a V8 process leaves a copy
+// that cannot run JavaScript (its other threads are gone).
+import { ProcessError, ValueError } from './errors.js';
+import type * as api from './index.js';
+import { markInternalProcessClass, Process, startMethodKey } from './process.js';
+import type { StartMethod } from './spawn.js';
+import { checkOptions, describe } from './validate.js';
+
+export type { StartMethod };
+
+const DEFAULT_METHOD: StartMethod = 'spawn';
+
+/** Environment of a forkserver's warm child: the server's pid (its OS parent). */
+export const WARM_ENV = 'MP_FORKSERVER_PID';
+
+/** The method chosen for this process, null until something needed one. */
+let actual: StartMethod | null = null;
+
+export function getAllStartMethods(): StartMethod[] {
+  return process.platform === 'win32' ? ['spawn'] : ['spawn', 'forkserver'];
+}
+
+function checkMethod(method: unknown): StartMethod {
+  if (method === 'fork') {
+    throw new ValueError(
+      "the 'fork' start method does not exist in Node.js: a fork()ed copy of a V8 process cannot run " +
+        "JavaScript (its other threads are gone). Use 'spawn' (the default) or 'forkserver'.",
+    );
+  }
+  if (typeof method !== 'string' || !(getAllStartMethods() as string[]).includes(method)) {
+    throw new ValueError(`cannot find context for ${describe(method)}; the start methods are ${getAllStartMethods().join(', ')}`);
+  }
+  return method as StartMethod;
+}
+
+/** The start method a Process without one of its own uses (fixing the default). */
+export function defaultStartMethod(): StartMethod {
+  if (actual === null) actual = DEFAULT_METHOD;
+  return actual;
+}
+
+export interface GetStartMethodOptions {
+  /** Return null instead of fixing the default when no method was chosen yet. */
+  allowNone?: boolean;
+}
+
+export function getStartMethod(options?: GetStartMethodOptions): StartMethod | null {
+  const { allowNone = false } = checkOptions<GetStartMethodOptions>('options', options);
+  if (actual === null && allowNone) return null;
+  return defaultStartMethod();
+}
+
+export interface SetStartMethodOptions {
+  /** Change the method even though one was already chosen (or used). */
+  force?: boolean;
+}
+
+/** Choose the start method; null with force resets it to "not chosen". */
+export function setStartMethod(method: StartMethod | null, options?: SetStartMethodOptions): void {
+  const { force = false } = checkOptions<SetStartMethodOptions>('options', options);
+  if (actual !== null && !force) {
+    throw new ProcessError(`context has already been set (to '${actual}'); pass { force: true } to change it`);
+  }
+  if (method === null && force) {
+    actual = null;
+    return;
+  }
+  actual = checkMethod(method);
+}
+
+/** For a child: the method its parent used becomes its own (Python's _force_start_method). */
+export function forceStartMethod(method: StartMethod): void {
+  actual = method;
+}
+
+/** The public API with Process (and whatever registered a binder) bound to one method. */
+export interface Context
+  extends Omit<typeof api, 'Process' | 'getStartMethod' | 'setStartMethod' | 'getContext' | 'default'> {
+  readonly Process: typeof Process;
+  /** This context's method. */
+  getStartMethod(options?: GetStartMethodOptions): StartMethod;
+  /** Always throws: a concrete context's method is fixed. */
+  setStartMethod(method: StartMethod | null, options?: SetStartMethodOptions): never;
+  getContext(method?: StartMethod | null): Context;
+}
+
+/**
+ * Later pieces whose objects depend on the start method (a Pool starts processes)
+ * register here how to bind their export to a context.
+ */
+type Binder = (ctx: Context, method: StartMethod) => unknown;
+const binders = new Map<string, Binder>();
+
+export function registerContextBinder(name: string, binder: Binder): void {
+  binders.set(name, binder);
+  contexts.clear();
+}
+
+const contexts = new Map<StartMethod, Context>();
+
+function processClassFor(method: StartMethod): typeof Process {
+  // Named 'Process' so its instances are Process-N, as with mp.Process.
+  const C = {
+    Process: class<A extends unknown[] = unknown[]> extends Process<A> {
+      static override readonly [startMethodKey]: StartMethod | null = method;
+    },
+  }.Process;
+  markInternalProcessClass(C);
+  return C;
+}
+
+function build(method: StartMethod): Context {
+  // Lazy: index.ts re-exports this module, so it is complete only once loaded.
+  const lib = require('./index.js') as Record<string, unknown>;
+  const ctx: Record<string, unknown> = {};
+  for (const key of Object.keys(lib)) {
+    if (key !== 'default' && key !== '__esModule') ctx[key] = lib[key];
+  }
+  ctx.Process = processClassFor(method);
+  ctx.getStartMethod = () => method;
+  ctx.setStartMethod = () => {
+    throw new ValueError('cannot set the start method of a concrete context; use mp.setStartMethod()');
+  };
+  ctx.getContext = getContext;
+  for (const [name, bind] of binders) ctx[name] = bind(ctx as unknown as Context, method);
+  return Object.freeze(ctx) as unknown as Context;
+}
+
+/** The API bound to `method`; without one, to the current start method (fixing it). */
+export function getContext(method?: StartMethod | null): Context {
+  const m = method === undefined || method === null ? defaultStartMethod() : checkMethod(method);
+  let ctx = contexts.get(m);
+  if (ctx === undefined) contexts.set(m, (ctx = build(m)));
+  return ctx;
+}
