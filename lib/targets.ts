@@ -19,13 +19,27 @@
 // The rebuilt function runs in sloppy mode (the original's strictness cannot be read back
 // from its text) with `require`, `module`, `exports`, `__filename` and `__dirname` of the
 // file that sent it in scope.
-import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { types as utilTypes } from 'node:util';
+import {
+  type AnyFunction,
+  existingFile,
+  fileText,
+  inLibrary,
+  inNodeModules,
+  mainModule,
+  resolveSpecifier,
+  toPath,
+  toUrl,
+} from './code_location.js';
+import { codeOnly, functionSource, IDENTIFIER, NATIVE_SOURCE, rebuild, sourceExpression, word } from './function_source.js';
 import { fromWire, toWire } from './reduction.js';
 import { describe as describeValue } from './validate.js';
+
+export { callerFile, mainModule, setMainModule } from './code_location.js';
+export { wrapSourceTarget } from './function_source.js';
 
 /** Plain, structured-clonable description of a function to run in another process. */
 export type TargetRef =
@@ -39,303 +53,6 @@ export interface InstanceRef {
   className: string;
   source: string;
   fields: Record<string, unknown>;
-}
-
-type AnyFunction = (...args: unknown[]) => unknown;
-
-// ---------------------------------------------------------------------------------------
-// Files and URLs
-
-const DIST_DIRS: string[] = (() => {
-  const dirs = [__dirname];
-  try {
-    const real = realpathSync(__dirname);
-    if (real !== __dirname) dirs.push(real);
-  } catch {
-    // keep the one we have
-  }
-  return dirs;
-})();
-
-function isInside(dir: string, file: string): boolean {
-  const rel = path.relative(dir, file);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-}
-
-function inLibrary(file: string): boolean {
-  return DIST_DIRS.some((d) => isInside(d, file));
-}
-
-/** An absolute path as a file URL; file URLs and bare specifiers unchanged. */
-function toUrl(fileOrUrl: string): string {
-  if (fileOrUrl.startsWith('file:')) return fileOrUrl;
-  if (path.isAbsolute(fileOrUrl)) return pathToFileURL(fileOrUrl).href;
-  return fileOrUrl;
-}
-
-/** The path of a file URL or absolute path; undefined for anything else. */
-function toPath(fileOrUrl: string): string | undefined {
-  try {
-    if (fileOrUrl.startsWith('file:')) return fileURLToPath(fileOrUrl);
-  } catch {
-    return undefined;
-  }
-  return path.isAbsolute(fileOrUrl) ? fileOrUrl : undefined;
-}
-
-function inNodeModules(file: string): boolean {
-  return file.split(/[\\/]/).includes('node_modules');
-}
-
-// TypeScript sources import './x.js' for a file that is x.ts; tsx maps it when loading.
-const TS_TWINS: Record<string, string[]> = { '.js': ['.ts', '.tsx'], '.mjs': ['.mts'], '.cjs': ['.cts'], '.jsx': ['.tsx'] };
-
-/** A file URL for a file that exists: `url` itself or its TypeScript twin; else undefined. */
-function existingFile(url: string): string | undefined {
-  const p = toPath(url);
-  if (p === undefined) return undefined;
-  if (existsSync(p)) return url;
-  const ext = path.extname(p);
-  for (const twin of TS_TWINS[ext] ?? []) {
-    const q = p.slice(0, -ext.length) + twin;
-    if (existsSync(q)) return pathToFileURL(q).href;
-  }
-  return undefined;
-}
-
-/** Resolve a module specifier written in `fromFile` (path or URL) to a file URL, or undefined. */
-function resolveSpecifier(spec: string, fromFile: string): string | undefined {
-  const fromPath = toPath(fromFile);
-  if (fromPath === undefined) return undefined;
-  if (spec.startsWith('./') || spec.startsWith('../') || spec.startsWith('/') || spec.startsWith('file:')) {
-    try {
-      return existingFile(new URL(spec, pathToFileURL(fromPath)).href);
-    } catch {
-      return undefined;
-    }
-  }
-  if (spec.startsWith('node:')) return undefined;
-  try {
-    const resolved = createRequire(fromPath).resolve(spec);
-    return path.isAbsolute(resolved) ? pathToFileURL(resolved).href : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const texts = new Map<string, string | null>();
-
-function fileText(file: string): string | null {
-  let text = texts.get(file);
-  if (text === undefined) {
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      text = null;
-    }
-    texts.set(file, text);
-  }
-  return text;
-}
-
-// ---------------------------------------------------------------------------------------
-// The calling file and the entry module
-
-/**
- * The file (file URL or absolute path) of the first stack frame outside this library's
- * dist/ directory and outside node: internals: the user code that called us.
- */
-export function callerFile(): string | undefined {
-  for (const file of stackFiles(callerFile)) {
-    if (file.startsWith('node:') || file.startsWith('internal/')) continue;
-    const p = toPath(file);
-    if (p === undefined || inLibrary(p)) continue;
-    return file;
-  }
-  return undefined;
-}
-
-/** The script names of the frames above `above`, outermost last. */
-function stackFiles(above: AnyFunction): string[] {
-  const holder: { stack?: unknown } = {};
-  const limit = Error.stackTraceLimit;
-  const prepare = Error.prepareStackTrace;
-  try {
-    Error.stackTraceLimit = Infinity;
-    Error.prepareStackTrace = (_err, sites) => sites;
-    Error.captureStackTrace(holder, above);
-    void holder.stack; // formatted lazily on first access: do it while our hook is in place
-  } catch {
-    // a frozen Error: fall through to whatever stack we got
-  } finally {
-    try {
-      Error.stackTraceLimit = limit;
-      Error.prepareStackTrace = prepare;
-    } catch {
-      // frozen
-    }
-  }
-  const stack = holder.stack;
-  if (Array.isArray(stack)) {
-    const files: string[] = [];
-    for (const site of stack as NodeJS.CallSite[]) {
-      let file: string | null | undefined;
-      try {
-        file = site.isEval() ? undefined : site.getFileName();
-      } catch {
-        file = undefined;
-      }
-      if (typeof file === 'string' && file !== '') files.push(file);
-    }
-    return files;
-  }
-  // Someone else's prepareStackTrace won: parse the text ("at f (file:1:2)", "at file:1:2").
-  if (typeof stack !== 'string') return [];
-  const files: string[] = [];
-  for (const line of stack.split('\n')) {
-    const m = /^\s*at (?:.*\((.+?):\d+:\d+\)|(?:async )?(.+?):\d+:\d+)$/.exec(line);
-    const file = m?.[1] ?? m?.[2];
-    if (file !== undefined && !file.includes('eval at ')) files.push(file);
-  }
-  return files;
-}
-
-let mainOverride: { url: string | undefined } | null = null;
-let mainComputed: { url: string | undefined } | null = null;
-
-/** In a child: the entry module of the main process (the process helper passes it in). */
-export function setMainModule(url: string | undefined): void {
-  mainOverride = { url: url === undefined ? undefined : toUrl(url) };
-}
-
-/** The entry module of this process as a file URL (the main process's, in a child), if any. */
-export function mainModule(): string | undefined {
-  if (mainOverride !== null) return mainOverride.url;
-  mainComputed ??= { url: computeMain() };
-  return mainComputed.url;
-}
-
-function computeMain(): string | undefined {
-  let file: string | undefined = require.main?.filename;
-  if (file === undefined) {
-    const arg = process.argv[1];
-    if (typeof arg !== 'string' || arg === '') return undefined;
-    file = path.resolve(arg);
-    if (!existsSync(file)) {
-      try {
-        file = require.resolve(file);
-      } catch {
-        return undefined;
-      }
-    }
-  }
-  if (inLibrary(file)) return undefined;
-  return pathToFileURL(file).href;
-}
-
-// ---------------------------------------------------------------------------------------
-// Reading a function's source
-
-/** Source text with comments and string/template contents blanked (for keyword checks). */
-function codeOnly(src: string): string {
-  let out = '';
-  const reopen: number[] = []; // brace depths at which a template's ${ } closes
-  let depth = 0;
-  let inTemplate = false;
-  let i = 0;
-  const n = src.length;
-  while (i < n) {
-    const ch = src[i]!;
-    if (inTemplate) {
-      if (ch === '\\') i += 2;
-      else if (ch === '`') {
-        inTemplate = false;
-        out += ' ';
-        i++;
-      } else if (ch === '$' && src[i + 1] === '{') {
-        reopen.push(depth++);
-        inTemplate = false;
-        out += ' ';
-        i += 2;
-      } else i++;
-      continue;
-    }
-    if (ch === '/' && src[i + 1] === '/') {
-      const end = src.indexOf('\n', i);
-      i = end < 0 ? n : end;
-    } else if (ch === '/' && src[i + 1] === '*') {
-      const end = src.indexOf('*/', i + 2);
-      i = end < 0 ? n : end + 2;
-      out += ' ';
-    } else if (ch === '"' || ch === "'") {
-      i++;
-      while (i < n && src[i] !== ch && src[i] !== '\n') i += src[i] === '\\' ? 2 : 1;
-      i++;
-      out += ' ';
-    } else if (ch === '`') {
-      inTemplate = true;
-      i++;
-    } else if (ch === '{') {
-      depth++;
-      out += ch;
-      i++;
-    } else if (ch === '}') {
-      depth--;
-      i++;
-      if (reopen.length > 0 && reopen[reopen.length - 1] === depth) {
-        reopen.pop();
-        inTemplate = true;
-      } else out += ch;
-    } else {
-      out += ch;
-      i++;
-    }
-  }
-  return out;
-}
-
-const NATIVE_SOURCE = /\{\s*\[native code\]\s*\}\s*$/;
-const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
-
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
-function word(name: string): string {
-  return `(?<![\\p{ID_Continue}$])${escapeRe(name)}(?![\\p{ID_Continue}$])`;
-}
-
-/**
- * A JS expression that evaluates to the function whose source is `source`, or null if
- * none compiles. Plain functions, arrows, async functions and generators are expressions
- * as they are; method shorthand (`foo(x) { ... }`, `async *gen() {}`, `get x() {}`) is
- * taken out of an object literal.
- */
-function sourceExpression(source: string): string | null {
-  const plain = `(${source}\n)`;
-  if (compiles(plain)) return plain;
-  const method =
-    `((o) => { const d = Object.getOwnPropertyDescriptor(o, Reflect.ownKeys(o)[0]);` +
-    ` return d.value ?? d.get ?? d.set; })({ ${source}\n })`;
-  if (compiles(method)) return method;
-  return null;
-}
-
-function compiles(expr: string): boolean {
-  try {
-    new Function(`return ${expr}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function functionSource(fn: Function): string {
-  try {
-    return Function.prototype.toString.call(fn);
-  } catch {
-    return '';
-  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -639,68 +356,6 @@ function findBySource(ns: Namespace, name: string, source: string): Function | u
     }
   }
   return undefined;
-}
-
-/**
- * Wrap a function rebuilt from source so that "X is not defined" (X not a global, X in
- * its source: a variable it captured in the parent) becomes a ReferenceError that names X
- * and says what to do, for sync throws and rejected promises alike. The original error
- * is the `cause`. Errors thrown while a returned generator is iterated are not rewritten.
- */
-export function wrapSourceTarget(fn: AnyFunction, source: string, name = fn.name): AnyFunction {
-  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-    let result: unknown;
-    try {
-      result = Reflect.apply(fn, this, args);
-    } catch (err) {
-      throw explainScopeError(err, source, name);
-    }
-    if (utilTypes.isPromise(result)) {
-      return (result as Promise<unknown>).then(undefined, (err: unknown) => {
-        throw explainScopeError(err, source, name);
-      });
-    }
-    return result;
-  };
-  Object.defineProperty(wrapped, 'name', { value: name, configurable: true });
-  return wrapped;
-}
-
-function explainScopeError(err: unknown, source: string, name: string): unknown {
-  if (!(err instanceof ReferenceError)) return err;
-  const m = /^(\S+) is not defined$/.exec(err.message);
-  if (m === null) return err;
-  const variable = m[1]!;
-  if (variable in globalThis || !new RegExp(word(variable), 'u').test(codeOnly(source))) return err;
-  const who = name === '' ? 'the target function' : `target '${name}'`;
-  const error = new ReferenceError(
-    `${variable} is not defined: ${who} uses '${variable}' from the scope it was defined in, but it was sent ` +
-      'to this process as source text (it is not exported from a module), so it cannot see that scope. ' +
-      `Export the function from its module (or pass ${variable} in args).`,
-    { cause: err },
-  );
-  return Object.assign(error, { variable });
-}
-
-/** Rebuild a function from its source text, with CommonJS-style locals of `file`. */
-function rebuild(source: string, name: string, file: string | undefined): AnyFunction {
-  const expr = sourceExpression(source);
-  if (expr === null) {
-    throw new TypeError(`target ${name === '' ? '(anonymous)' : `'${name}'`}: its source text cannot be rebuilt here`);
-  }
-  const main = mainModule();
-  const filename = file ?? (main === undefined ? undefined : toPath(main)) ?? path.join(process.cwd(), '[mp-target]');
-  const localRequire = createRequire(filename);
-  const mod = { exports: {}, filename, id: filename };
-  let built: unknown;
-  try {
-    const make = new Function('require', 'module', 'exports', '__filename', '__dirname', `return ${expr}`);
-    built = make(localRequire, mod, mod.exports, filename, path.dirname(filename));
-  } catch (err) {
-    throw explainScopeError(err, source, name);
-  }
-  if (typeof built !== 'function') throw new TypeError(`target '${name}': its source text did not rebuild a function`);
-  return wrapSourceTarget(built as AnyFunction, source, name);
 }
 
 /** Child: turn a ref back into a callable (imports modules with dynamic import()). */
