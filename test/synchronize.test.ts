@@ -190,3 +190,49 @@ describe('RLock', () => {
     expect(() => r.release()).toThrow(mp.ValueError);
   });
 });
+
+describe('RLock ownership', () => {
+  const { revive } = require('../dist/reduction.js') as { revive(h: unknown): unknown };
+
+  it('two objects for one RLock in one thread (sent away and received back) share the recursion depth', () => {
+    const r = new mp.RLock();
+    const again = revive(handle(r)) as mp.RLock;
+    expect(again).not.toBe(r);
+    expect(r.acquireSync()).toBe(true);
+    expect(again.acquireSync({ block: false })).toBe(true); // re-entry, not a deadlock
+    expect(String(again)).toBe(`<RLock(${process.pid}, 2)>`);
+    again.release();
+    r.release();
+    expect(String(r)).toBe('<RLock(None, 0)>');
+    expect(() => again.release()).toThrow(mp.ValueError);
+    // Received first, then the original is used: the same.
+    const third = revive(handle(again)) as mp.RLock;
+    third.acquireSync();
+    expect(r.isOwned()).toBe(true);
+    r.release();
+    expect(third.isOwned()).toBe(false);
+  });
+
+  it('belongs to a thread: a worker thread of the same process cannot take or release it', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const r = new mp.RLock();
+    r.acquireSync();
+    const dist = new URL('../dist/', import.meta.url);
+    const w = new Worker(
+      `const { parentPort, workerData } = require('node:worker_threads');
+       require(workerData.dist + 'index.js');
+       const r = require(workerData.dist + 'reduction.js').revive(workerData.h);
+       let releaseError = null;
+       try { r.release(); } catch (e) { releaseError = e.code; }
+       parentPort.postMessage({ got: r.acquireSync({ block: false }), releaseError, repr: String(r) });`,
+      { eval: true, workerData: { h: handle(r), dist: dist.pathname } },
+    );
+    const reply = await new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    expect(reply).toEqual({ got: false, releaseError: 'ERR_MP_VALUE', repr: `<RLock(${process.pid}, nonzero)>` });
+    await w.terminate();
+    r.release();
+  });
+});

@@ -1,0 +1,85 @@
+// The common frame of the synchronization primitives: a few 32-bit words in a heap block
+// (see heap.ts), closed once, sent to other processes as a handle naming the block, and
+// the option parsing they share.
+import { ValueError } from './errors.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock, trackOwner } from './heap.js';
+import { HANDLE_KIND, type SharedHandle, toHandle } from './reduction.js';
+import { checkOptions, timeoutToMs } from './validate.js';
+
+export interface AcquireOptions {
+  /** false: try once and return at once (Python's block=False). */
+  block?: boolean;
+  /** Seconds; null/undefined waits forever. Ignored when block is false. */
+  timeout?: number | null;
+  /** Abort an async acquire: it resolves false. */
+  signal?: AbortSignal;
+}
+
+/** Parse acquire options into a timeout in ms (0 for non-blocking). */
+export function acquireTimeout(options: AcquireOptions | undefined): number {
+  const { block = true, timeout } = checkOptions<AcquireOptions>('options', options);
+  if (block === false) return 0;
+  return timeoutToMs('options.timeout', timeout);
+}
+
+/** A wait's timeout argument (seconds, null/undefined = forever, negative = 0) in ms. */
+export function waitTimeout(timeout: unknown): number {
+  return timeoutToMs('timeout', timeout);
+}
+
+interface Releasable {
+  release(): void;
+}
+
+/** What hold()/holdAsync() return: releases `lock` once, on the first dispose. */
+export function holder(lock: Releasable): Disposable & AsyncDisposable {
+  let held = true;
+  const done = () => {
+    if (held) {
+      held = false;
+      lock.release();
+    }
+  };
+  return { [Symbol.dispose]: done, [Symbol.asyncDispose]: async () => done() };
+}
+
+/** The block a handle's `block` field names, mapped here. */
+export function blockOf(handle: SharedHandle): Block {
+  return attachBlock(handle.block as BlockHandle);
+}
+
+export abstract class SharedWords {
+  /** The object's words in shared memory. */
+  protected readonly w: Int32Array;
+  protected readonly block: Block;
+  private closed = false;
+
+  protected constructor(words: number, block?: Block) {
+    this.block = block ?? allocate(words * 4, 4);
+    this.w = new Int32Array(this.block.buffer, this.block.byteOffset, words);
+    trackOwner(this, this.block);
+  }
+
+  /** The handle kind, also the class name in messages. */
+  protected abstract get kind(): string;
+
+  /** Drop this process's reference to the shared words. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    releaseBlock(this.block);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  [toHandle](): SharedHandle {
+    this.checkOpen();
+    return { [HANDLE_KIND]: this.kind, block: blockHandle(this.block) };
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new ValueError(`${this.kind} is closed`);
+  }
+}
