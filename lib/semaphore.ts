@@ -12,7 +12,7 @@ import { ValueError } from './errors.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
 import type { Block } from './heap.js';
 import { type SharedHandle, registerReviver } from './reduction.js';
-import { type AcquireOptions, SharedWords, acquireTimeout, blockOf, holder } from './shared_words.js';
+import { type AcquireOptions, Acquirable, acquireTimeout, blockOf } from './shared_words.js';
 import { checkInteger } from './validate.js';
 
 const VALUE = 0;
@@ -65,7 +65,7 @@ async function takeAsync(w: Int32Array, timeoutMs: number, signal: AbortSignal |
 }
 
 /** A counter of free units shared by processes: acquire takes one (waiting while none), release gives one back. */
-export class Semaphore extends SharedWords {
+export class Semaphore extends Acquirable {
   /** `value`: the initial number of units (an integer >= 0, default 1). */
   constructor(value?: number);
   /** @internal revive from a handle */
@@ -85,7 +85,7 @@ export class Semaphore extends SharedWords {
   }
 
   /** Take a unit, blocking this thread while there is none. False on timeout or with block: false. */
-  acquireSync(options?: AcquireOptions): boolean {
+  override acquireSync(options?: AcquireOptions): boolean {
     this.checkOpen();
     const timeoutMs = options === undefined ? Infinity : acquireTimeout(options);
     if (tryTake(this.w)) return true;
@@ -93,7 +93,7 @@ export class Semaphore extends SharedWords {
   }
 
   /** Take a unit; resolves false on timeout, with block: false, or when the signal aborts. */
-  async acquire(options?: AcquireOptions): Promise<boolean> {
+  override async acquire(options?: AcquireOptions): Promise<boolean> {
     this.checkOpen();
     const timeoutMs = options === undefined ? Infinity : acquireTimeout(options);
     if (tryTake(this.w)) return true;
@@ -102,7 +102,7 @@ export class Semaphore extends SharedWords {
   }
 
   /** Give a unit back (any process may); wakes a sleeper if there is one. */
-  release(): void {
+  override release(): void {
     this.checkOpen();
     const w = this.w;
     const max = w[MAX]!;
@@ -121,28 +121,6 @@ export class Semaphore extends SharedWords {
   getValue(): number {
     this.checkOpen();
     return Atomics.load(this.w, VALUE);
-  }
-
-  /** `using _ = sem.hold()`: take a unit now (blocking), give it back at scope exit. */
-  hold(): Disposable {
-    this.acquireSync();
-    return holder(this);
-  }
-
-  /** `await using _ = await sem.holdAsync()`. */
-  async holdAsync(): Promise<AsyncDisposable> {
-    await this.acquire();
-    return holder(this);
-  }
-
-  /** Run `fn` holding a unit; give it back however `fn` ends. */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
   }
 
   override toString(): string {

@@ -83,3 +83,35 @@ export abstract class SharedWords {
     if (this.closed) throw new ValueError(`${this.kind} is closed`);
   }
 }
+
+/**
+ * A SharedWords object that is taken and given back (locks, semaphores): the scope
+ * helpers are the same for all of them.
+ */
+export abstract class Acquirable extends SharedWords {
+  abstract acquireSync(options?: AcquireOptions): boolean;
+  abstract acquire(options?: AcquireOptions): Promise<boolean>;
+  abstract release(): void;
+
+  /** `using _ = x.hold()`: acquire now (blocking), release at scope exit. */
+  hold(): Disposable {
+    this.acquireSync();
+    return holder(this);
+  }
+
+  /** `await using _ = await x.holdAsync()`. */
+  async holdAsync(): Promise<AsyncDisposable> {
+    await this.acquire();
+    return holder(this);
+  }
+
+  /** Run `fn` holding it; release however `fn` ends. */
+  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+}

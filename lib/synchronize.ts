@@ -20,7 +20,7 @@ import type { Block } from './heap.js';
 import { STATE, acquireWordAsync, acquireWordSync, releaseWord } from './lock_word.js';
 import { PID, PID_MASK } from './owner.js';
 import { type SharedHandle, registerReviver, toHandle } from './reduction.js';
-import { type AcquireOptions, SharedWords, acquireTimeout, blockOf, holder } from './shared_words.js';
+import { type AcquireOptions, Acquirable, acquireTimeout, blockOf } from './shared_words.js';
 
 export type { AcquireOptions } from './shared_words.js';
 
@@ -37,14 +37,11 @@ export const restoreSync: unique symbol = Symbol('restoreSync');
 /** @internal */
 export const restoreAsync: unique symbol = Symbol('restoreAsync');
 
-abstract class WordLock extends SharedWords {
+abstract class WordLock extends Acquirable {
   protected constructor(block?: Block) {
     super(WORDS, block);
   }
 
-  abstract acquireSync(options?: AcquireOptions): boolean;
-  abstract acquire(options?: AcquireOptions): Promise<boolean>;
-  abstract release(): void;
   /** @internal */
   abstract [isMine](): boolean;
   /** @internal */
@@ -53,28 +50,6 @@ abstract class WordLock extends SharedWords {
   abstract [restoreSync](depth: number): void;
   /** @internal */
   abstract [restoreAsync](depth: number): Promise<void>;
-
-  /** `using _ = lock.hold()`: acquire now (blocking), release at scope exit. */
-  hold(): Disposable {
-    this.acquireSync();
-    return holder(this);
-  }
-
-  /** `await using _ = await lock.holdAsync()`. */
-  async holdAsync(): Promise<AsyncDisposable> {
-    await this.acquire();
-    return holder(this);
-  }
-
-  /** Run `fn` holding the lock; release however it ends. */
-  async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
 
   protected ownerPid(): number {
     return Atomics.load(this.w, STATE) & PID_MASK;
@@ -102,7 +77,7 @@ export class Lock extends WordLock {
     return 'Lock';
   }
 
-  acquireSync(options?: AcquireOptions): boolean {
+  override acquireSync(options?: AcquireOptions): boolean {
     this.checkOpen();
     // Options are checked even when the lock is free; no options costs nothing.
     const timeoutMs = options === undefined ? Infinity : acquireTimeout(options);
@@ -110,7 +85,7 @@ export class Lock extends WordLock {
     return timeoutMs !== 0 && acquireWordSync(this.w, timeoutMs, 'Lock');
   }
 
-  async acquire(options?: AcquireOptions): Promise<boolean> {
+  override async acquire(options?: AcquireOptions): Promise<boolean> {
     this.checkOpen();
     const timeoutMs = options === undefined ? Infinity : acquireTimeout(options);
     if (Atomics.compareExchange(this.w, STATE, 0, PID) === 0) return true;
@@ -118,7 +93,7 @@ export class Lock extends WordLock {
     return acquireWordAsync(this.w, timeoutMs, 'Lock', options?.signal);
   }
 
-  release(): void {
+  override release(): void {
     this.checkOpen();
     if (releaseWord(this.w) === 0) {
       throw new ValueError('release of an unlocked Lock: acquire it before releasing');
@@ -199,7 +174,7 @@ export class RLock extends WordLock {
     return 'RLock';
   }
 
-  acquireSync(options?: AcquireOptions): boolean {
+  override acquireSync(options?: AcquireOptions): boolean {
     this.checkOpen();
     const timeoutMs = options === undefined ? Infinity : acquireTimeout(options);
     const h = this.mine;
@@ -214,7 +189,7 @@ export class RLock extends WordLock {
     return false;
   }
 
-  async acquire(options?: AcquireOptions): Promise<boolean> {
+  override async acquire(options?: AcquireOptions): Promise<boolean> {
     this.checkOpen();
     const timeoutMs = options === undefined ? Infinity : acquireTimeout(options);
     const h = this.mine;
@@ -229,7 +204,7 @@ export class RLock extends WordLock {
     return true;
   }
 
-  release(): void {
+  override release(): void {
     this.checkOpen();
     const h = this.mine;
     if (h.n === 0) throw new ValueError('cannot release un-acquired RLock: only its owner may release it');
