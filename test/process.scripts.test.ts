@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import * as v8 from 'node:v8';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixturePath, hasProc, runScript, taggedProcesses, waitGone } from './helpers/scripts.js';
+import { fixturePath, hasProc, runScript, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
 
 const MAIN = fixturePath('process-main.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'mp-process-'));
@@ -157,7 +157,7 @@ describe('the entry-module guard', () => {
       expect(r.stderr).not.toContain('work ran');
       // The module ran twice: in the main program and in its one child. Nothing else runs.
       expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
-      if (hasProc) expect(taggedProcesses(tag)).toEqual([]);
+      if (hasProc) expect(await taggedProcessesAfter(tag)).toEqual([]);
     });
   }
 });

@@ -143,3 +143,14 @@ export function taggedProcesses(tag: string): number[] {
 }
 
 export const hasProc = process.platform === 'linux';
+
+/**
+ * Tagged processes still running after up to `ms`. A tree's resource tracker carries the
+ * tag too and exits a few ms after the tree (when it reads EOF), so give it that time; a
+ * runaway process would still be here.
+ */
+export async function taggedProcessesAfter(tag: string, ms = 5_000): Promise<number[]> {
+  const end = Date.now() + ms;
+  while (taggedProcesses(tag).length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  return taggedProcesses(tag);
+}
