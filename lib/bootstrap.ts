@@ -9,14 +9,21 @@
 // forgotten timer, an open socket) do not keep it alive.
 //
 // Kept lean on purpose: the library's entry (all shared types, the addon) is loaded only
-// when the job needs it, since this runs once per started process.
+// when the job needs it, since this runs once per started process. A forkserver's warm
+// child gets its job from forkserver_child.ts (loaded only there) instead of its channel.
 import { constants as osConstants } from 'node:os';
 import { inspect } from 'node:util';
-import { forceStartMethod, WARM_ENV } from './context.js';
+import { forceStartMethod } from './context.js';
 import { adoptAsCurrent, currentProcess, endChildren, enterChild, importingTarget } from './process.js';
 import { fromWire } from './reduction.js';
 import type { ChildJob } from './spawn.js';
 import { type InstanceRef, resolveInstance, resolveTarget, setMainModule, type TargetRef } from './targets.js';
+
+/** forkserver_shared.ts's tracer, inline: a spawned child loads nothing of the forkserver. */
+const trace =
+  process.env.MP_FORKSERVER_TRACE === '1'
+    ? (step: string) => process.stderr.write(`mp-trace ${process.pid} child ${step} ${process.hrtime.bigint()}\n`)
+    : null;
 
 /** Our own diagnosis, printed as a message (its stack would only show the bootstrap). */
 class ChildDiagnosis {
@@ -42,7 +49,9 @@ function report(err: unknown): void {
   process.stderr.write(`Process ${name}:\n${describeError(err)}\n`);
 }
 
-async function finish(code: number): Promise<void> {
+// The functions every job runs are wrapped in parentheses: V8 then compiles them when this
+// file loads (in a warm child, long before its job) instead of on their first call.
+const finish = (async function finish(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
   try {
@@ -52,8 +61,9 @@ async function finish(code: number): Promise<void> {
     code = 1;
   }
   const userCode = process.exitCode;
+  trace?.('exit');
   process.exit(code === 0 && typeof userCode === 'number' ? userCode : code);
-}
+});
 
 /**
  * Die with `watchPid` (the OS parent), even when it is SIGKILLed. Returns a function that
@@ -82,7 +92,8 @@ function moduleOf(ref: TargetRef | InstanceRef): string {
   return ref.candidates.join(' or ');
 }
 
-async function main(job: ChildJob): Promise<void> {
+const main = (async function main(job: ChildJob): Promise<void> {
+  trace?.('main');
   process.argv = [process.argv[0]!, ...job.argv.slice(1)];
   if (job.cwd !== process.cwd()) {
     try {
@@ -137,16 +148,18 @@ async function main(job: ChildJob): Promise<void> {
     for (const [key, value] of Object.entries(own)) {
       Object.defineProperty(self, key, { value, writable: true, enumerable: true, configurable: true });
     }
+    trace?.('resolved');
     await self.run();
+    trace?.('ran');
   } catch (err) {
     report(err);
     code = 1;
   }
   running = false;
   await finish(code);
-}
+});
 
-function onJob(job: ChildJob): void {
+const onJob = (function onJob(job: ChildJob): void {
   // From here on the channel must not keep this process alive: it ends when run() does.
   process.channel?.unref();
   if (job === null || typeof job !== 'object' || job.v !== 1) {
@@ -154,25 +167,19 @@ function onJob(job: ChildJob): void {
     process.exit(1);
   }
   void main(job);
-}
+});
 
-const server = Number(process.env[WARM_ENV]);
-delete process.env[WARM_ENV]; // not for this process's own children
-if (Number.isInteger(server) && server > 0) {
-  // A forkserver's warm child: dies with the server until a job says otherwise, has the
-  // whole library loaded before it is needed, and tells the server it is ready.
-  const disarm = armParentDeath(server);
-  process.once('message', (job: ChildJob) => {
-    if (job?.daemon !== true) disarm();
-    onJob(job);
+// A forkserver's warm child (forkserver_shared.ts's WARM_CHILD_ENV, spelled out here for
+// the same reason as the tracer).
+const warmSpec = process.env.MP_FORKSERVER_WARM;
+delete process.env.MP_FORKSERVER_WARM; // not for this process's own children
+if (warmSpec !== undefined) {
+  const { warm } = require('./forkserver_child.js') as typeof import('./forkserver_child.js');
+  warm(warmSpec, { armParentDeath, onJob }).catch((err: unknown) => {
+    // A bug (a server that goes kills its warm children first): no job can come now.
+    process.stderr.write(`multiprocessing: a forkserver's warm process failed: ${describeError(err)}\n`);
+    process.exit(1);
   });
-  // The ESM face of the library: loading it also readies the ESM loader (and any loader
-  // hooks from execArgv), which a job's first import() would otherwise pay for.
-  const esm = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'index.mjs')).href as string;
-  import(esm).then(
-    () => process.send?.({ t: 'ready' }),
-    () => process.send?.({ t: 'ready' }),
-  );
 } else {
   process.once('message', onJob);
 }

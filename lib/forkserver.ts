@@ -3,45 +3,31 @@
 // Node cannot fork() a running runtime, so "forkserver" here means what Python's gives a
 // program: start() hands a target to a clean process that is already running, instead of
 // booting one. A server process (dist/forkserver_main.js, started once per parent, not
-// from the user's process afterwards) keeps a few warm children: Node booted, the
-// bootstrap and the library loaded, waiting for a job.
+// from the user's process afterwards) keeps a pool of warm children, sized to demand:
+// Node booted, the bootstrap and the library loaded, the modules of earlier targets
+// imported, waiting. Each child runs one target only and ends (it stays clean); the server
+// boots its replacement. Booting one costs a whole Node start, so a long run of starts
+// beyond the pool goes at the boot rate (boot time / CPUs), not at the warm rate.
 //
-// start() must be synchronous and know the pid on return, while messages from the server
-// only arrive through the event loop. So the server posts the pids of its warm children
-// in a small shared segment, and start() claims one there with a compareExchange, sleeping
-// on a futex word (the addon's cross-process wait) only when none is ready. The job then
-// goes to the server over IPC, which forwards it to that child, and later reports the
-// child's exit code (the server is its OS parent).
-//
-// Layout of the segment (32-bit words): GEN (bumped by the server after each post),
-// CLAIMS (bumped by the parent after each claim, so the server tops the pool up at once),
-// GONE (set by the server as it exits, so a parent blocked in start() does not wait for
-// an exit event its own blocked loop cannot deliver), then SLOTS words, each the pid of a
-// ready warm child or 0.
+// start() must be synchronous and know the pid on return. The segment shared by the three
+// kinds of process (layout in forkserver_shared.ts) makes that cheap: a warm child posts
+// itself READY in its slot; start() claims a slot with a compareExchange (sleeping on a
+// futex word only when none is ready), writes the job into the slot's mailbox and wakes
+// the child, which is waiting on that slot. Neither the server nor the event loop is on
+// that path. The server, the child's OS parent, reports the child's exit code over IPC.
+// The parent also tells the server which modules its targets come from (once each): the
+// warm children booted afterwards import them before they are ready.
 import { type ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as v8 from 'node:v8';
 import { ProcessError } from './errors.js';
+import * as S from './forkserver_shared.js';
 import { native } from './native.js';
+import { currentProcess } from './process.js';
 import { register, trackerForChild, unregister } from './resource_tracker.js';
 import { BasePopen, type ChildJob, childExecArgv, type LaunchOptions, registerLauncher } from './spawn.js';
-
-export const GEN = 0;
-export const CLAIMS = 1;
-export const GONE = 2;
-export const FIRST_SLOT = 3;
-export const SLOTS = 16;
-export const SEGMENT_BYTES = 4 * (FIRST_SLOT + SLOTS);
-
-/** Environment of the server: its segment, pool size and the pid it must die with. */
-export const SEGMENT_ENV = 'MP_FORKSERVER_SEGMENT';
-export const POOL_ENV = 'MP_FORKSERVER_POOL';
-export const OWNER_ENV = 'MP_FORKSERVER_OWNER';
-export { WARM_ENV } from './context.js';
-
-/** Messages from the server to the parent. */
-export type ServerMessage = { t: 'hello' } | { t: 'exit'; pid: number; code: number };
-/** Messages from the parent to the server. */
-export type ParentMessage = { t: 'job'; pid: number; job: ChildJob } | { t: 'discard'; pid: number };
+import { mainModule, type TargetRef } from './targets.js';
 
 const SERVER_SCRIPT = path.join(__dirname, 'forkserver_main.js');
 const TRACKER_CHILD_FD = 4;
@@ -51,31 +37,67 @@ const CLAIM_TIMEOUT_MS = 60_000;
 const SLICE_MS = 100;
 /** The code Python's forkserver reports when it cannot learn a child's status. */
 const LOST = 255;
+/** Most module URLs the server is asked to preload (the first ones win). */
+const MAX_PRELOADS = 32;
 
-function poolSize(): number {
-  const fromEnv = Number(process.env[POOL_ENV]);
-  if (Number.isInteger(fromEnv) && fromEnv >= 1 && fromEnv <= SLOTS) return fromEnv;
+const trace = S.tracer('parent');
+
+/** Most warm processes the server keeps: MP_FORKSERVER_POOL, else 4 per CPU (4 to 16). */
+export function poolCap(): number {
+  const fromEnv = Number(process.env[S.POOL_ENV]);
+  if (Number.isInteger(fromEnv) && fromEnv >= 1 && fromEnv <= 16) return fromEnv;
   const { availableParallelism } = require('node:os') as typeof import('node:os');
-  return Math.min(4, Math.max(2, availableParallelism()));
+  return Math.min(16, Math.max(4, 4 * availableParallelism()));
+}
+
+/** The module a warm child should import ahead of time for `ref` (its most likely home). */
+function homeOf(ref: TargetRef | { candidates: string[] } | null): string | undefined {
+  if (ref === null) return undefined;
+  let m: string | undefined;
+  if ('kind' in ref) {
+    if (ref.kind === 'export') m = ref.module;
+    else if (ref.kind === 'auto') m = ref.candidates[0];
+  } else m = ref.candidates[0];
+  if (m === undefined) return undefined;
+  if (m.startsWith('file:')) return m;
+  return path.isAbsolute(m) ? pathToFileURL(m).href : undefined;
+}
+
+/** What warm children need to import modules as a child of this process would. */
+function ownerInfo(name: string): string {
+  const info = { main: mainModule() ?? null, argv: process.argv as string[] | undefined, name, pid: process.pid };
+  let text = JSON.stringify(info);
+  // One environment string is limited (128 KiB on Linux): a huge argv waits for the job.
+  if (text.length > 64 * 1024) {
+    info.argv = undefined;
+    text = JSON.stringify(info);
+  }
+  return text;
 }
 
 class Server {
   readonly proc: ChildProcess;
   readonly pid: number;
   private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
   private readonly buffer: ArrayBuffer;
   private segment: string | null;
   /** Reasons to keep the event loop alive: live non-daemon children and pending waits. */
   private holds = 0;
+  /** Where the next claim starts looking (round robin over the slots). */
+  private next = 0;
+  /** Modules the server was asked to preload. */
+  private readonly preloads = new Set<string>();
   readonly popens = new Map<number, ForkserverPopen>();
   dead = false;
 
   constructor() {
-    const { name, buffer } = native.shmCreate(SEGMENT_BYTES);
+    const { name, buffer } = native.shmCreate(S.SEGMENT_BYTES);
     register(name);
     this.segment = name;
     this.buffer = buffer;
-    this.words = new Int32Array(buffer);
+    this.words = new Int32Array(buffer, 0, S.mailboxOffset(0) / 4);
+    this.bytes = new Uint8Array(buffer);
     const tracker = trackerForChild(TRACKER_CHILD_FD);
     const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
     if (tracker !== null) stdio.push(tracker.fd);
@@ -86,9 +108,10 @@ class Server {
       env: {
         ...process.env,
         ...(tracker?.env ?? {}),
-        [SEGMENT_ENV]: name,
-        [POOL_ENV]: String(poolSize()),
-        [OWNER_ENV]: String(process.pid),
+        [S.SEGMENT_ENV]: name,
+        [S.POOL_ENV]: String(poolCap()),
+        [S.OWNER_ENV]: String(process.pid),
+        [S.OWNER_INFO_ENV]: ownerInfo(currentProcess().name),
       },
     });
     proc.on('error', () => {});
@@ -98,29 +121,28 @@ class Server {
     }
     this.proc = proc;
     this.pid = proc.pid;
-    proc.on('message', (m: ServerMessage) => this.onMessage(m));
+    proc.on('message', (m: S.ServerMessage) => this.onMessage(m));
     proc.once('exit', () => this.onExit());
     // The server lives as long as this process; it never keeps it alive by itself.
     proc.unref();
     proc.channel?.unref();
   }
 
+  /** The name stays while the server may start warm children (they map it by name). */
   private dropSegment(): void {
     if (this.segment === null) return;
     try {
       native.shmUnlink(this.segment);
     } catch {
-      // already gone
+      // already gone (the server unlinks it as it exits)
     }
     unregister(this.segment);
     this.segment = null;
   }
 
-  private onMessage(m: ServerMessage): void {
-    if (m.t === 'hello') {
-      // The server has the segment mapped: the name is no longer needed.
-      this.dropSegment();
-    } else if (m.t === 'exit') {
+  private onMessage(m: S.ServerMessage): void {
+    if (m.t === 'exit') {
+      trace?.('exit-report');
       const popen = this.popens.get(m.pid);
       this.popens.delete(m.pid);
       popen?.serverReported(m.code);
@@ -143,45 +165,99 @@ class Server {
     else if (this.holds === 0) this.proc.channel?.unref();
   }
 
-  /** The pid of a warm child, now ours. Blocks while none is ready. */
-  claim(): number {
+  private nudge(): void {
+    Atomics.add(this.words, S.EVENTS, 1);
+    native.wake(this.words, S.EVENTS, 1);
+  }
+
+  /** A ready slot, now ours, and the pid of its child. Blocks while none is ready. */
+  claim(): { slot: number; pid: number } {
     const w = this.words;
     const deadline = Date.now() + CLAIM_TIMEOUT_MS;
-    for (;;) {
-      const gen = Atomics.load(w, GEN);
-      for (let i = FIRST_SLOT; i < FIRST_SLOT + SLOTS; i++) {
-        const pid = Atomics.load(w, i);
-        if (pid !== 0 && Atomics.compareExchange(w, i, pid, 0) === pid) {
-          Atomics.add(w, CLAIMS, 1);
-          native.wake(w, CLAIMS, 1);
-          return pid;
+    let waiting = false;
+    try {
+      for (;;) {
+        const gen = Atomics.load(w, S.READY_GEN);
+        for (let k = 0; k < S.SLOTS; k++) {
+          const slot = (this.next + k) % S.SLOTS;
+          const i = S.slotWord(slot, S.STATE);
+          if (Atomics.load(w, i) === S.READY && Atomics.compareExchange(w, i, S.READY, S.CLAIMED) === S.READY) {
+            this.next = (slot + 1) % S.SLOTS;
+            return { slot, pid: Atomics.load(w, S.slotWord(slot, S.PID)) };
+          }
         }
+        if (this.dead || Atomics.load(w, S.GONE) !== 0 || this.proc.exitCode !== null || this.proc.signalCode !== null) {
+          throw new ProcessError('the forkserver process has died; the next start() starts a new one');
+        }
+        const left = deadline - Date.now();
+        if (left <= 0) throw new ProcessError('no warm process became ready within 60 s (forkserver)');
+        if (!waiting) {
+          // Tell the server someone waits: it boots at full speed until this start has one.
+          waiting = true;
+          Atomics.add(w, S.WAITING, 1);
+          this.nudge();
+        }
+        native.wait(w, S.READY_GEN, gen, Math.min(SLICE_MS, left));
       }
-      if (this.dead || Atomics.load(w, GONE) !== 0 || this.proc.exitCode !== null || this.proc.signalCode !== null) {
-        throw new ProcessError('the forkserver process has died; the next start() starts a new one');
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ProcessError('no warm process became ready within 60 s (forkserver)');
-      native.wait(w, GEN, gen, Math.min(SLICE_MS, left));
+    } finally {
+      if (waiting) Atomics.sub(w, S.WAITING, 1);
     }
   }
 
   launch(job: ChildJob, options: LaunchOptions): ForkserverPopen {
-    const pid = this.claim();
-    const popen = new ForkserverPopen(this, pid, options.daemon);
+    trace?.('claim');
     // A daemon's watchdog is the server, its OS parent (armed again from the job).
-    const message: ParentMessage = { t: 'job', pid, job: { ...job, watchPid: this.pid } };
+    const full: ChildJob = { ...job, watchPid: this.pid };
+    let data: Buffer;
     try {
-      this.proc.send(message);
+      data = v8.serialize(full);
     } catch (err) {
-      this.proc.send({ t: 'discard', pid } satisfies ParentMessage);
-      popen.serverReported(LOST);
       throw new TypeError(`cannot send the process's arguments to the child: ${(err as Error).message}`, {
         cause: err,
       });
     }
+    const { slot, pid } = this.claim();
+    trace?.('claimed');
+    const w = this.words;
+    const state = S.slotWord(slot, S.STATE);
+    const popen = new ForkserverPopen(this, pid, options.daemon);
     this.popens.set(pid, popen);
+    let posted: number;
+    if (data.length <= S.MAILBOX_BYTES) {
+      this.bytes.set(data, S.mailboxOffset(slot));
+      Atomics.store(w, S.slotWord(slot, S.LEN), data.length);
+      posted = S.JOB;
+    } else {
+      // Too big for the mailbox: through the server, which forwards it to the child.
+      try {
+        this.proc.send({ t: 'job', pid, data } satisfies S.ParentMessage);
+      } catch {
+        // the server is gone: its exit reports this child as lost
+      }
+      posted = S.JOB_IPC;
+    }
+    // Fails only when the child died since the claim: the server reports its exit.
+    if (Atomics.compareExchange(w, state, S.CLAIMED, posted) === S.CLAIMED) native.wake(w, state, 1);
+    trace?.('posted');
+    // The server learns of the claim (to grow the pool and refill) after the child has its
+    // job, and of the modules to preload before that (the refill should have them).
+    this.learn(job);
+    this.nudge();
     return popen;
+  }
+
+  /** Ask the server to have warm children import the modules of this job's target. */
+  private learn(job: ChildJob): void {
+    let fresh: string[] | null = null;
+    const add = (m: string | undefined) => {
+      if (m === undefined || this.preloads.has(m) || this.preloads.size >= MAX_PRELOADS) return;
+      this.preloads.add(m);
+      (fresh ??= []).push(m);
+    };
+    add(homeOf(job.target));
+    add(homeOf(job.instance));
+    for (const ref of Object.values(job.methods ?? {})) add(homeOf(ref));
+    if (fresh !== null) this.proc.send({ t: 'preload', modules: fresh } satisfies S.ParentMessage);
   }
 }
 

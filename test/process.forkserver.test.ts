@@ -1,19 +1,34 @@
 // The forkserver start method: start() hands the job to a warm process kept by a server
 // process (the child's OS parent is the server, not this process), with the same exit
 // codes, signals, joins and daemon rules as spawn.
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as v8 from 'node:v8';
 import * as mp from 'multiprocessing';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { fixturePath, fixtureUrl, hasProc, isRunning, runScript, startScript, taggedProcesses, waitGone } from './helpers/scripts.js';
 
 const TARGETS = fixtureUrl('process-targets.mjs');
 const T = (name: string) => ({ module: TARGETS, name });
 const MAIN = fixturePath('process-main.mjs');
+const FS_MAIN = fixturePath('forkserver-main.mjs');
+const tmp = mkdtempSync(join(tmpdir(), 'mp-forkserver-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 const posix = process.platform !== 'win32';
 
 function ppidOf(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The server and its warm children end with the program that started them. */
+async function expectNoneLeft(tag: string): Promise<void> {
+  if (!hasProc) return;
+  const end = Date.now() + 5000;
+  while (taggedProcesses(tag).length > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+  expect(taggedProcesses(tag)).toEqual([]);
 }
 
 describe.skipIf(!posix)('forkserver', () => {
@@ -81,6 +96,121 @@ describe.skipIf(!posix)('forkserver', () => {
       while (taggedProcesses(tag).length > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
       expect(taggedProcesses(tag)).toEqual([]);
     }
+  });
+
+  it('args of every structured-clone type arrive, through the mailbox and (too big for it) through the server', async () => {
+    const shared = { s: 'shared' };
+    const args = [
+      null,
+      -0,
+      2 ** 60,
+      123n,
+      'text ü 😀',
+      [1, [2, [3]]],
+      new Map<unknown, unknown>([[1, { v: 2 }]]),
+      new Set([1, 'a', shared]),
+      new Date(1700000000000),
+      /ab+c/gi,
+      new Uint8Array([1, 2, 3]),
+      new Float64Array([1.5, -2]),
+      Buffer.from('buf'),
+      { shared, again: shared },
+    ];
+    for (const big of ['', 'x'.repeat(100_000)]) {
+      const v = mp.Value('i', 0);
+      const all = [...args, big];
+      const expected = v8.serialize(all).toString('base64');
+      // A self-contained function travels as source; `require` is in its scope.
+      const target = (value: { value: number }, want: string, ...got: unknown[]) => {
+        const sent = require('node:v8').deserialize(Buffer.from(want, 'base64'));
+        value.value = require('node:util').isDeepStrictEqual(got, sent) ? 1 : -1;
+      };
+      const p = new ctx.Process({ target, args: [v, expected, ...all] });
+      p.start();
+      await p.join();
+      expect(p.exitcode).toBe(0);
+      expect(v.value).toBe(1);
+    }
+  });
+
+  it('a start() whose args cannot be sent throws a TypeError and uses up no warm process', async () => {
+    const bad = new ctx.Process({ target: T('ok'), args: [() => 1] });
+    expect(() => bad.start()).toThrow(TypeError);
+    const p = new ctx.Process({ target: T('exitWith'), args: [3] });
+    p.start();
+    await p.join();
+    expect(p.exitcode).toBe(3);
+  });
+
+  it.skipIf(!hasProc)('warm children import the modules of earlier targets ahead of their jobs; isMainModule() stays false', async () => {
+    const tag = `fs-preload-${process.pid}-${Date.now()}`;
+    const log = join(tmp, 'preload.log');
+    const r = await runScript(FS_MAIN, ['preload'], { env: { MP_TEST_LOG: log, MP_TEST_TAG: tag } });
+    expect(r.code, r.stderr).toBe(0);
+    const reports = r.reports as { tag: string; pid: number; loadedAs: string; name: string; isMain: boolean }[];
+    expect(reports.map((x) => x.name)).toEqual(['Process-1', 'Process-2', 'Process-3', 'Process-4', 'Process-5']);
+    for (const x of reports) expect(x.isMain).toBe(false);
+    // The first child imported the module for its job; warm children booted after it had
+    // imported it before they had one (as a child, not as the main program).
+    expect(reports[0]!.loadedAs).toBe('Process-1');
+    expect(reports.some((x) => x.loadedAs === 'ForkServerProcess')).toBe(true);
+    // Evaluated once in each process, whether ahead of its job or for it.
+    const evaluated = lines(log).map(Number);
+    for (const x of reports) expect(evaluated.filter((pid) => pid === x.pid)).toHaveLength(1);
+    await expectNoneLeft(tag);
+  });
+
+  it('a missing guard: every start gets the guard ProcessError, also in warm children that imported the module first; nothing runs away', async () => {
+    const tag = `fs-noguard-${process.pid}-${Date.now()}`;
+    const log = join(tmp, 'noguard.log');
+    const r = await runScript(fixturePath('process-noguard-forkserver.mjs'), [], { env: { MP_TEST_LOG: log, MP_TEST_TAG: tag } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.reports).toEqual([{ codes: [1, 1] }]);
+    for (const name of ['Process-1', 'Process-2']) {
+      expect(r.stderr).toMatch(new RegExp(`^Process ${name}:\nProcessError: An attempt has been made to start a new process`, 'm'));
+    }
+    expect(r.stderr).not.toContain('work ran');
+    // The program, its two children, and at most the warm children the server keeps.
+    const count = lines(log).length;
+    expect(count).toBeGreaterThanOrEqual(3);
+    expect(count).toBeLessThanOrEqual(3 + 8);
+    await expectNoneLeft(tag);
+    expect(lines(log)).toHaveLength(count);
+  });
+
+  it('a target module that ends every child importing it: no boot storm, later starts work', async () => {
+    const tag = `fs-exit-${process.pid}-${Date.now()}`;
+    const log = join(tmp, 'exit-at-import.log');
+    const r = await runScript(FS_MAIN, ['exitAtImport'], { env: { MP_TEST_EXIT_LOG: log, MP_TEST_TAG: tag } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.reports.at(-1)).toEqual({ codes: [7, 0, 0, 0] });
+    // The child that ran the target, and the few warm children that imported it before
+    // the server stopped preloading it.
+    expect(lines(log).length).toBeGreaterThanOrEqual(1);
+    expect(lines(log).length).toBeLessThanOrEqual(4);
+    await expectNoneLeft(tag);
+  });
+
+  it.skipIf(!hasProc)('the pool grows toward a burst, never beyond MP_FORKSERVER_POOL, and shrinks back when idle', async () => {
+    const tag = `fs-pool-${process.pid}-${Date.now()}`;
+    const r = await runScript(FS_MAIN, ['pool', '6'], {
+      env: { MP_FORKSERVER_POOL: '4', MP_FORKSERVER_IDLE_MS: '1500', MP_TEST_TAG: tag },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const result = r.reports.find((x) => typeof x === 'object' && x !== null && 'codes' in x) as {
+      codes: number[];
+      max: number;
+      shrunk: number;
+    };
+    expect(result.codes).toEqual([0, 0, 0, 0, 0, 0]);
+    // Beyond the base of 2 (to the cap of 4 unless the machine is so loaded that the pool
+    // went idle before it was refilled), never beyond the cap, then back to the base.
+    expect(result.max).toBeGreaterThan(2);
+    expect(result.max).toBeLessThanOrEqual(4);
+    expect(result.shrunk).toBe(2);
+    // A start after the shrink still finds a warm child.
+    expect(r.reports.at(-1)).toMatchObject({ tag: 'after', isMain: false });
+    await expectNoneLeft(tag);
   });
 
   const daemonsOf = (x: unknown) =>
