@@ -39,3 +39,7 @@ export { isMainModule } from './main_module.js';
 export type { ModuleRef } from './main_module.js';
 export { getAllStartMethods, getContext, getStartMethod, setStartMethod } from './context.js';
 export type { Context, GetStartMethodOptions, SetStartMethodOptions, StartMethod } from './context.js';
+export { JoinableQueue, Queue, SimpleQueue } from './queues.js';
+export type { GetOptions, PutOptions } from './queues.js';
+export { Connection, Pipe } from './connection.js';
+export type { PipeOptions } from './connection.js';

@@ -9,6 +9,7 @@
 import { isMainThread, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { fail, parseArgs } from './common.mjs';
+import { loadMp } from './mp.mjs';
 
 export function runIfMain(meta, workload, impls, roles = {}) {
   if (!isMainThread) {
@@ -19,6 +20,9 @@ export function runIfMain(meta, workload, impls, roles = {}) {
     return;
   }
   if (process.argv[1] !== fileURLToPath(meta.url)) return; // imported by the harness
+  // An mp.Process child imports this file to find its target (with the parent's argv).
+  const lib = loadMp().mp;
+  if (lib !== null && !lib.isMainModule(meta)) return;
   const args = parseArgs(process.argv.slice(2));
   if (args.role !== undefined) {
     const role = roles[args.role];

@@ -1,0 +1,101 @@
+// Messages over a ring (queues and pipes): a value or raw bytes becomes one record. A
+// message too big for the ring travels in a shared block of its own (heap.ts: an arena
+// block, or a dedicated segment above 64 KiB), and the record carries the block's handle;
+// the reader maps it, reads it and drops it, and the block goes away. A handle carries a
+// reference of its own, so the block lives while the record is in the ring, and the
+// resource tracker removes it if the whole tree dies first.
+import { Decoder, Encoder, revive } from './codec.js';
+import { type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock } from './heap.js';
+import { FLAG_BYTES, FLAG_EXTERNAL, type RecordReader, type Ring } from './ring.js';
+
+/** A message ready to go into a ring: `payload` is valid until the next encode. */
+export class Outgoing {
+  payload: Uint8Array = new Uint8Array(0);
+  flags = 0;
+  /** The block a big message went into (to drop if the message is never sent). */
+  external: BlockHandle | null = null;
+  private readonly encoder = new Encoder();
+  private readonly handleEncoder = new Encoder();
+
+  /** Encode `value` for `ring`. */
+  value(ring: Ring, value: unknown): this {
+    return this.fit(ring, this.encoder.encode(value), 0);
+  }
+
+  /** Raw bytes (Connection.sendBytes): `bytes` is copied into the ring or a block. */
+  bytes(ring: Ring, bytes: Uint8Array): this {
+    return this.fit(ring, bytes, FLAG_BYTES);
+  }
+
+  private fit(ring: Ring, bytes: Uint8Array, flags: number): this {
+    this.external = null;
+    if (bytes.length <= ring.maxPayload) {
+      this.payload = bytes;
+      this.flags = flags;
+      return this;
+    }
+    const block = allocate(bytes.length, 16);
+    try {
+      new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
+      this.external = blockHandle(block);
+    } finally {
+      releaseBlock(block);
+    }
+    this.encoder.shrink();
+    this.payload = this.handleEncoder.encode(this.external);
+    this.flags = flags | FLAG_EXTERNAL;
+    return this;
+  }
+}
+
+/** Drop the block of a big message that was never put (its handle's reference). */
+export function discardExternal(handle: BlockHandle | null): void {
+  if (handle !== null) releaseBlock(attachBlock(handle));
+}
+
+/**
+ * A record read under the ring's lock that still needs work once it is consumed: shared
+ * handles to revive, or a big message to fetch from its block. Doing that work after the
+ * consume keeps it once-only even when a reader dies mid-read and the record is read again.
+ */
+class Deferred {
+  constructor(
+    readonly value: unknown,
+    readonly flags: number,
+    readonly wire: boolean,
+  ) {}
+}
+
+function copyOut(data: Uint8Array, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  out.set(data.subarray(start, end));
+  return out;
+}
+
+/** Reads message records; `asBytes` gives every message as its bytes (recvBytes). */
+export class MessageReader implements RecordReader<unknown> {
+  private readonly decoder = new Decoder();
+  constructor(private readonly asBytes = false) {}
+
+  read(data: Uint8Array, start: number, end: number, flags: number): unknown {
+    if ((flags & FLAG_EXTERNAL) !== 0) return new Deferred(this.decoder.decode(data, start, end), flags, false);
+    if (this.asBytes || (flags & FLAG_BYTES) !== 0) return copyOut(data, start, end);
+    const value = this.decoder.decode(data, start, end);
+    return this.decoder.wire ? new Deferred(value, flags, true) : value;
+  }
+
+  /** The message a record read by `read` stands for (call once, after the consume). */
+  finish(read: unknown): unknown {
+    if (!(read instanceof Deferred)) return read;
+    if (read.wire) return revive(read.value, true);
+    const block = attachBlock(read.value as BlockHandle);
+    try {
+      const data = new Uint8Array(block.buffer, block.byteOffset, block.byteLength);
+      if (this.asBytes || (read.flags & FLAG_BYTES) !== 0) return copyOut(data, 0, data.length);
+      const value = this.decoder.decode(data, 0, data.length);
+      return revive(value, this.decoder.wire);
+    } finally {
+      releaseBlock(block);
+    }
+  }
+}

@@ -1,0 +1,345 @@
+// Queue, SimpleQueue and JoinableQueue over one shared ring (ring.ts) each. Any number
+// of producers and consumers in any processes; queues travel to children as handles.
+// Messages are encoded by codec.ts; one bigger than half the ring goes in its own block
+// (messages.ts), so a message of any size works.
+import { Empty, Full, ValueError } from './errors.js';
+import { Feeder, type PutResult } from './feeder.js';
+import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
+import type { BlockHandle } from './heap.js';
+import { MessageReader, Outgoing } from './messages.js';
+import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
+import { EXTRA, NOTHING, Ring } from './ring.js';
+import { checkInteger, checkOptions, timeoutToMs } from './validate.js';
+
+/** Ring size of a queue: room for thousands of small messages; bigger ones go outside. */
+const QUEUE_RING_BYTES = 256 * 1024;
+
+export interface PutOptions {
+  /** false: fail with Full at once when the queue is full. Default true. */
+  block?: boolean;
+  /** Seconds to wait for room; null/undefined waits forever. */
+  timeout?: number | null;
+}
+
+export interface GetOptions {
+  /** false: fail with Empty at once when the queue is empty. Default true. */
+  block?: boolean;
+  /** Seconds to wait for a message; null/undefined waits forever. */
+  timeout?: number | null;
+  /** Abort a waiting get(): it rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+function putTimeout(options: PutOptions | undefined): number {
+  const { block = true, timeout } = checkOptions<PutOptions>('options', options);
+  return block === false ? 0 : timeoutToMs('options.timeout', timeout);
+}
+
+function getTimeout(options: GetOptions | undefined): number {
+  const { block = true, timeout } = checkOptions<GetOptions>('options', options);
+  return block === false ? 0 : timeoutToMs('options.timeout', timeout);
+}
+
+interface QueueHandle extends SharedHandle {
+  ring: BlockHandle;
+  maxsize: number;
+}
+
+/** The common part: a ring, a reader, a feeder and the closed state. */
+abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
+  protected readonly ring: Ring;
+  protected readonly maxsize: number;
+  protected readonly feeder: Feeder;
+  private readonly out = new Outgoing();
+  private readonly reader = new MessageReader();
+  private closed = false;
+
+  protected constructor(maxsize: number, ring: Ring | null) {
+    this.maxsize = maxsize;
+    this.ring = ring ?? Ring.create(QUEUE_RING_BYTES);
+    this.feeder = new Feeder(this.ring, maxsize);
+  }
+
+  protected abstract get kind(): string;
+
+  [toHandle](): SharedHandle {
+    this.checkOpen();
+    return { [HANDLE_KIND]: this.kind, ring: this.ring.handle(), maxsize: this.maxsize };
+  }
+
+  protected checkOpen(): void {
+    if (this.closed) throw new ValueError(`${this.kind} is closed`);
+  }
+
+  protected encode(obj: unknown, method: string): Outgoing {
+    this.checkOpen();
+    try {
+      return this.out.value(this.ring, obj);
+    } catch (err) {
+      throw new TypeError(`${this.kind}.${method}: the object cannot be sent to another process: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  protected putResult(result: PutResult): void {
+    if (result !== true) throw new Full(`${this.kind} is full`);
+  }
+
+  protected getSyncValue(timeoutMs: number): T {
+    this.checkOpen();
+    const got = this.ring.takeSync(this.reader, timeoutMs);
+    if (got === NOTHING) throw new Empty(`${this.kind} is empty`);
+    return this.reader.finish(got) as T;
+  }
+
+  protected async getValue(timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
+    this.checkOpen();
+    const got = await this.ring.take(this.reader, timeoutMs, signal);
+    if (got === NOTHING) {
+      if (signal?.aborted) throw signal.reason;
+      throw new Empty(`${this.kind} is empty`);
+    }
+    return this.reader.finish(got) as T;
+  }
+
+  /** Whether the queue is empty (a snapshot: others may put or get right after). */
+  empty(): boolean {
+    this.checkOpen();
+    return this.ring.isEmpty();
+  }
+
+  /**
+   * No more puts from this object (gets fail too). Messages still pending in this
+   * process are flushed in the background; joinThread() waits for that. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    void this.feeder.idle().then(() => this.ring.release());
+  }
+
+  /** Python's join_thread: resolves when this process's pending puts are in the queue. */
+  joinThread(): Promise<void> {
+    if (!this.closed) throw new ValueError(`${this.kind}.joinThread() needs close() first`);
+    return this.feeder.idle();
+  }
+
+  /** Python's cancel_join_thread: do not keep the process alive for pending puts. */
+  cancelJoinThread(): void {
+    this.feeder.cancel();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    await this.feeder.idle();
+  }
+}
+
+/** A FIFO queue for any number of processes (Python's multiprocessing.Queue). */
+export class Queue<T = unknown> extends RingQueue<T> {
+  /** `maxsize` <= 0 (the default) means unbounded; else at most that many messages. */
+  constructor(maxsize?: number);
+  /** @internal revive from a handle */
+  constructor(maxsize: number, ring: Ring);
+  constructor(maxsize = 0, ring?: Ring) {
+    const limit = checkInteger('maxsize', maxsize, Number.MIN_SAFE_INTEGER);
+    super(limit > 0 ? Math.min(limit, 0x3fffffff) : 0, ring ?? null);
+  }
+
+  protected get kind(): string {
+    return 'Queue';
+  }
+
+  /** Put `obj`, waiting for room when the queue is full. Rejects with Full after the timeout. */
+  async put(obj: T, options?: PutOptions): Promise<void> {
+    const timeoutMs = putTimeout(options);
+    const out = this.encode(obj, 'put');
+    // An unbounded queue never makes a put wait (Python's feeder thread): the message
+    // is in the ring now, or pending here until the ring has room.
+    this.putResult(await this.feeder.put(out, this.maxsize === 0 ? Infinity : timeoutMs, this.maxsize === 0));
+  }
+
+  /** put() that blocks the thread instead of returning a Promise. */
+  putSync(obj: T, options?: PutOptions): void {
+    const timeoutMs = putTimeout(options);
+    const out = this.encode(obj, 'putSync');
+    if (timeoutMs === 0 && this.maxsize === 0) {
+      void this.feeder.put(out, Infinity, true);
+      return;
+    }
+    this.putResult(this.feeder.putSync(out, timeoutMs));
+  }
+
+  /** put(obj, { block: false }), without a Promise: throws Full when the queue is full. */
+  putNowait(obj: T): void {
+    this.putSync(obj, { block: false });
+  }
+
+  /** Remove and return the first message, waiting for one. Rejects with Empty after the timeout. */
+  get(options?: GetOptions): Promise<T> {
+    const timeoutMs = getTimeout(options);
+    return this.getValue(timeoutMs, options?.signal);
+  }
+
+  getSync(options?: GetOptions): T {
+    return this.getSyncValue(getTimeout(options));
+  }
+
+  /** get({ block: false }) without a Promise: throws Empty when there is no message. */
+  getNowait(): T {
+    return this.getSyncValue(0);
+  }
+
+  /** How many messages are in the queue (approximate while others use it, as in Python). */
+  qsize(): number {
+    this.checkOpen();
+    return this.ring.count();
+  }
+
+  /** Whether the queue holds maxsize messages (never, for an unbounded queue). */
+  full(): boolean {
+    this.checkOpen();
+    return this.maxsize > 0 && this.ring.count() >= this.maxsize;
+  }
+}
+
+/** A simpler queue: put, get, empty, close (Python's multiprocessing.SimpleQueue). */
+export class SimpleQueue<T = unknown> extends RingQueue<T> {
+  constructor();
+  /** @internal revive from a handle */
+  constructor(ring: Ring);
+  constructor(ring?: Ring) {
+    super(0, ring ?? null);
+  }
+
+  protected get kind(): string {
+    return 'SimpleQueue';
+  }
+
+  /** Put `obj`; resolves when it is in the queue. */
+  async put(obj: T): Promise<void> {
+    this.putResult(await this.feeder.put(this.encode(obj, 'put'), Infinity, false));
+  }
+
+  /** put() that blocks while the queue's ring is full. */
+  putSync(obj: T): void {
+    this.putResult(this.feeder.putSync(this.encode(obj, 'putSync'), Infinity));
+  }
+
+  get(options?: Pick<GetOptions, 'signal'>): Promise<T> {
+    return this.getValue(Infinity, checkOptions<GetOptions>('options', options).signal);
+  }
+
+  getSync(): T {
+    return this.getSyncValue(Infinity);
+  }
+}
+
+// JoinableQueue words in the ring's header.
+const UNFINISHED = EXTRA;
+const JOIN_SLEEPERS = EXTRA + 1;
+
+/** A Queue whose consumers say when each item is done (Python's JoinableQueue). */
+export class JoinableQueue<T = unknown> extends Queue<T> {
+  constructor(maxsize?: number);
+  /** @internal revive from a handle */
+  constructor(maxsize: number, ring: Ring);
+  constructor(maxsize = 0, ring?: Ring) {
+    super(maxsize, ring as Ring);
+  }
+
+  protected override get kind(): string {
+    return 'JoinableQueue';
+  }
+
+  override async put(obj: T, options?: PutOptions): Promise<void> {
+    // Counted before the message can be taken, so taskDone() never sees it early.
+    Atomics.add(this.ring.header, UNFINISHED, 1);
+    try {
+      await super.put(obj, options);
+    } catch (err) {
+      this.undoPut();
+      throw err;
+    }
+  }
+
+  override putSync(obj: T, options?: PutOptions): void {
+    Atomics.add(this.ring.header, UNFINISHED, 1);
+    try {
+      super.putSync(obj, options);
+    } catch (err) {
+      this.undoPut();
+      throw err;
+    }
+  }
+
+  private undoPut(): void {
+    if (Atomics.sub(this.ring.header, UNFINISHED, 1) === 1) this.wakeJoiners();
+  }
+
+  private wakeJoiners(): void {
+    if (Atomics.load(this.ring.header, JOIN_SLEEPERS) > 0) wake(this.ring.header, UNFINISHED, 0x7fffffff);
+  }
+
+  /** Say one item taken from the queue is done. ValueError if called more times than items were put. */
+  taskDone(): void {
+    this.checkOpen();
+    const h = this.ring.header;
+    for (;;) {
+      const n = Atomics.load(h, UNFINISHED);
+      if (n <= 0) throw new ValueError('taskDone() called too many times');
+      if (Atomics.compareExchange(h, UNFINISHED, n, n - 1) === n) {
+        if (n === 1) this.wakeJoiners();
+        return;
+      }
+    }
+  }
+
+  /** Resolves when every item put has been marked done with taskDone(). */
+  async join(): Promise<void> {
+    this.checkOpen();
+    const h = this.ring.header;
+    for (;;) {
+      const n = Atomics.load(h, UNFINISHED);
+      if (n <= 0) return;
+      Atomics.add(h, JOIN_SLEEPERS, 1);
+      try {
+        await waitAsync(h, UNFINISHED, n, Infinity);
+      } finally {
+        Atomics.sub(h, JOIN_SLEEPERS, 1);
+      }
+    }
+  }
+
+  /** join() that blocks the thread. Optional timeout in seconds; returns false if it ran out. */
+  joinSync(timeout?: number | null): boolean {
+    this.checkOpen();
+    const h = this.ring.header;
+    const deadline = deadlineAfter(timeoutToMs('timeout', timeout));
+    for (;;) {
+      const n = Atomics.load(h, UNFINISHED);
+      if (n <= 0) return true;
+      const left = remaining(deadline);
+      if (left === 0) return false;
+      Atomics.add(h, JOIN_SLEEPERS, 1);
+      try {
+        waitSync(h, UNFINISHED, n, left);
+      } finally {
+        Atomics.sub(h, JOIN_SLEEPERS, 1);
+      }
+    }
+  }
+}
+
+function ringOf(h: SharedHandle): Ring {
+  return Ring.attach((h as QueueHandle).ring);
+}
+
+registerReviver('Queue', (h) => new Queue((h as QueueHandle).maxsize, ringOf(h)));
+registerReviver('SimpleQueue', (h) => new SimpleQueue(ringOf(h)));
+registerReviver('JoinableQueue', (h) => new JoinableQueue((h as QueueHandle).maxsize, ringOf(h)));

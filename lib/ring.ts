@@ -1,0 +1,372 @@
+// The shared byte ring that carries queues and pipes: variable-length records in a
+// circular buffer in shared memory, many writers and many readers in any processes.
+//
+// Layout (one heap block): a header of 32-bit words, then `capacity` data bytes (a power
+// of two). Writers and readers each have a lock word (the Lock protocol of lock_word.ts:
+// the holder's pid, so a holder that dies is taken over) on their own cache line.
+// TAIL and HEAD are free-running byte counters (offset = counter & mask, used bytes =
+// TAIL - HEAD): a writer commits a record with ONE store to TAIL and a reader consumes one
+// with ONE store to HEAD, so a process killed at any instruction leaves either the whole
+// record or none of it: a half-written record is never read (TAIL did not move), and a
+// record whose reader died before moving HEAD is read again by the next reader. The
+// message counts (PUT_N, GET_N) feed qsize() and maxsize only; they may drift by one per
+// such crash, always in the direction that lets a put through, never one that wedges.
+//
+// A record is a 32-bit header (payload length | flags) and the payload, padded to 8
+// bytes. Records never wrap: when one does not fit before the end, the writer fills the
+// rest with a PAD record and starts at offset 0. So a payload of up to capacity/2 - 8
+// always fits once the ring drains; bigger messages travel outside (messages.ts).
+//
+// Sleeping: a reader finding the ring empty spins briefly (a message often arrives within
+// microseconds, and a sleep + wake costs 30-60 us here), then counts itself in R_SLEEP and
+// sleeps on TAIL; a writer wakes one sleeper after a commit, only when R_SLEEP says someone
+// sleeps. Writers waiting for room do the same with W_SLEEP and HEAD. The count and the
+// word are checked in Dekker order (count, then word; commit, then count), all seq-cst.
+import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock, retainBlock, trackOwner } from './heap.js';
+import { acquireWordSync, releaseWord } from './lock_word.js';
+import { PID } from './owner.js';
+import { availableParallelism } from 'node:os';
+
+// Header, Int32 indexes. Writer words, reader words and the rest on separate cache lines.
+const W_LOCK = 0;
+const TAIL = 1;
+const PUT_N = 2;
+const W_SLEEP = 3;
+const R_LOCK = 16;
+const HEAD = 17;
+const GET_N = 18;
+const R_SLEEP = 19;
+const MAGIC_WORD = 32;
+const CAP_WORD = 33;
+/** First word free for the ring's users (queues, pipes): see EXTRA_WORDS. */
+export const EXTRA = 36;
+export const EXTRA_WORDS = 92;
+const HEADER_BYTES = 512;
+const MAGIC = 0x474e4952; // 'RING'
+
+// Record header flags.
+const PAD = 0x80000000 | 0;
+export const FLAG_EXTERNAL = 0x40000000;
+export const FLAG_BYTES = 0x20000000;
+const LEN_MASK = 0x1fffffff;
+const RECORD_HEADER = 4;
+
+/** How long a waiter spins before it sleeps; 0 on a single CPU, where spinning only delays the peer. */
+const SPIN_MS = availableParallelism() > 1 ? 0.05 : 0;
+const SPIN_MS_ASYNC = availableParallelism() > 1 ? 0.01 : 0;
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+/** Reads a record's payload; called with the readers' lock held, so it must not wait. */
+export interface RecordReader<T> {
+  read(data: Uint8Array, start: number, end: number, flags: number): T;
+}
+
+/** Returned by take when nothing came in time. */
+export const NOTHING: unique symbol = Symbol('nothing');
+/** Returned by take/put when the `gone` check said the peer is gone. */
+export const GONE: unique symbol = Symbol('gone');
+
+export type WaitEnd = typeof NOTHING | typeof GONE;
+
+/** Checked by waiters between sleeps (pipes: is the other end still held anywhere?). */
+export type GoneCheck = () => boolean;
+/** A waiter with a gone check sleeps in slices this long, to notice a peer's death. */
+const GONE_SLICE_MS = 100;
+
+export class Ring {
+  readonly capacity: number;
+  /** Largest payload a record can carry. */
+  readonly maxPayload: number;
+  /** The whole header as words (EXTRA.. are for the ring's users). */
+  readonly header: Int32Array;
+  private readonly mask: number;
+  private readonly data: Uint8Array;
+  private readonly words: Int32Array; // the data as words, for record headers
+  private readonly wlock: Int32Array;
+  private readonly rlock: Int32Array;
+  private readonly block: Block;
+
+  private constructor(block: Block) {
+    this.block = block;
+    const { buffer, byteOffset, byteLength } = block;
+    this.header = new Int32Array(buffer, byteOffset, HEADER_BYTES / 4);
+    if (this.header[MAGIC_WORD] !== MAGIC) throw new Error('shared block is not a multiprocessing ring');
+    this.capacity = this.header[CAP_WORD]!;
+    if (byteLength < HEADER_BYTES + this.capacity) throw new Error('ring block is smaller than its capacity');
+    this.mask = this.capacity - 1;
+    this.maxPayload = this.capacity / 2 - 8;
+    this.data = new Uint8Array(buffer, byteOffset + HEADER_BYTES, this.capacity);
+    this.words = new Int32Array(buffer, byteOffset + HEADER_BYTES, this.capacity / 4);
+    this.wlock = new Int32Array(buffer, byteOffset + W_LOCK * 4, 1);
+    this.rlock = new Int32Array(buffer, byteOffset + R_LOCK * 4, 1);
+    // The ring object holds the reference: whoever uses the ring (a queue, its feeder
+    // still flushing) keeps it alive.
+    trackOwner(this, block);
+  }
+
+  /** A new empty ring of `capacity` bytes (a power of two, at least 64). */
+  static create(capacity: number): Ring {
+    if (capacity < 64 || (capacity & (capacity - 1)) !== 0) throw new RangeError('ring capacity must be a power of two >= 64');
+    const block = allocate(HEADER_BYTES + capacity, 16);
+    const h = new Int32Array(block.buffer, block.byteOffset, HEADER_BYTES / 4);
+    h[CAP_WORD] = capacity;
+    Atomics.store(h, MAGIC_WORD, MAGIC);
+    return new Ring(block);
+  }
+
+  /** The ring a handle names, holding a reference of its own. */
+  static attach(handle: BlockHandle): Ring {
+    return new Ring(attachBlock(handle));
+  }
+
+
+  /** Another reference to the same ring (for a second owner that releases on its own). */
+  retain(): Ring {
+    return new Ring(retainBlock(this.block));
+  }
+
+  /** Describe the ring for another process (the handle carries a reference). */
+  handle(): BlockHandle {
+    return blockHandle(this.block);
+  }
+
+  release(): void {
+    releaseBlock(this.block);
+  }
+
+  /** Messages in the ring (approximate while others work on it, as Python's qsize). */
+  count(): number {
+    const n = (Atomics.load(this.header, PUT_N) - Atomics.load(this.header, GET_N)) | 0;
+    return Math.max(n, 0);
+  }
+
+  isEmpty(): boolean {
+    return Atomics.load(this.header, HEAD) === Atomics.load(this.header, TAIL);
+  }
+
+  // ------------------------------------------------------------------------- writing
+
+  /**
+   * Append a record now if there is room (and fewer than `maxsize` messages, when > 0).
+   * Never waits but for the writers' lock, which is held only while a record is copied.
+   */
+  tryPut(payload: Uint8Array, flags: number, maxsize: number): boolean {
+    const w = this.wlock;
+    if (Atomics.compareExchange(w, 0, 0, PID) !== 0) acquireWordSync(w, Infinity, 'queue writer lock');
+    let done: boolean;
+    try {
+      done = this.append(payload, flags, maxsize);
+    } finally {
+      releaseWord(w);
+    }
+    if (done && Atomics.load(this.header, R_SLEEP) > 0) wake(this.header, TAIL, 1);
+    return done;
+  }
+
+  /** Writers' lock held. */
+  private append(payload: Uint8Array, flags: number, maxsize: number): boolean {
+    const h = this.header;
+    const len = payload.length;
+    if (len > this.maxPayload) throw new RangeError(`record of ${len} bytes exceeds the ring's ${this.maxPayload}`);
+    const tail = Atomics.load(h, TAIL);
+    const head = Atomics.load(h, HEAD);
+    if (maxsize > 0 && head !== tail && ((Atomics.load(h, PUT_N) - Atomics.load(h, GET_N)) | 0) >= maxsize) return false;
+    const free = this.capacity - ((tail - head) >>> 0);
+    const need = align8(RECORD_HEADER + len);
+    let off = tail & this.mask;
+    let advance = need;
+    if (off + need > this.capacity) {
+      const pad = this.capacity - off;
+      if (free < pad + need) return false;
+      this.words[off >> 2] = PAD;
+      advance += pad;
+      off = 0;
+    } else if (free < need) {
+      return false;
+    }
+    this.words[off >> 2] = len | flags;
+    if (len <= 16) {
+      const data = this.data;
+      const at = off + RECORD_HEADER;
+      for (let k = 0; k < len; k++) data[at + k] = payload[k]!;
+    } else {
+      this.data.set(payload, off + RECORD_HEADER);
+    }
+    Atomics.store(h, TAIL, (tail + advance) | 0); // the commit
+    Atomics.add(h, PUT_N, 1);
+    return true;
+  }
+
+  /** Whether a writer could append `len` bytes now (no lock: a hint for waiting). */
+  private hasRoom(len: number, maxsize: number): boolean {
+    const h = this.header;
+    const tail = Atomics.load(h, TAIL);
+    const head = Atomics.load(h, HEAD);
+    if (maxsize > 0 && head !== tail && ((Atomics.load(h, PUT_N) - Atomics.load(h, GET_N)) | 0) >= maxsize) return false;
+    const free = this.capacity - ((tail - head) >>> 0);
+    const need = align8(RECORD_HEADER + len);
+    const off = tail & this.mask;
+    return off + need > this.capacity ? free >= this.capacity - off + need : free >= need;
+  }
+
+  /** Wait until `len` bytes would fit (true), the deadline passes (NOTHING) or GONE. */
+  waitRoomSync(len: number, maxsize: number, deadline: number, gone?: GoneCheck): true | WaitEnd {
+    return this.waitSync(W_SLEEP, HEAD, () => this.hasRoom(len, maxsize), deadline, SPIN_MS, gone);
+  }
+
+  waitRoom(len: number, maxsize: number, deadline: number, signal?: AbortSignal, gone?: GoneCheck): Promise<true | WaitEnd> {
+    return this.waitAsync(W_SLEEP, HEAD, () => this.hasRoom(len, maxsize), deadline, signal, gone);
+  }
+
+  // ------------------------------------------------------------------------- reading
+
+  /** Read and consume the first record if there is one; NOTHING if the ring is empty. */
+  tryTake<T>(reader: RecordReader<T>): T | typeof NOTHING {
+    const h = this.header;
+    if (Atomics.load(h, HEAD) === Atomics.load(h, TAIL)) return NOTHING;
+    const r = this.rlock;
+    if (Atomics.compareExchange(r, 0, 0, PID) !== 0) acquireWordSync(r, Infinity, 'queue reader lock');
+    let value: T | typeof NOTHING = NOTHING;
+    let consumed = false;
+    try {
+      let head = Atomics.load(h, HEAD);
+      if (head !== Atomics.load(h, TAIL)) {
+        let off = head & this.mask;
+        let word = this.words[off >> 2]!;
+        if (word === PAD) {
+          head = (head + this.capacity - off) | 0;
+          off = 0;
+          word = this.words[0]!;
+        }
+        const len = word & LEN_MASK;
+        const start = off + RECORD_HEADER;
+        consumed = true;
+        try {
+          value = reader.read(this.data, start, start + len, word & ~LEN_MASK);
+        } finally {
+          // Consumed even when it could not be read: a bad record must not wedge the ring.
+          Atomics.add(h, GET_N, 1);
+          Atomics.store(h, HEAD, (head + align8(RECORD_HEADER + len)) | 0); // the commit
+        }
+      }
+    } finally {
+      releaseWord(r);
+      if (consumed && Atomics.load(h, W_SLEEP) > 0) wake(h, HEAD, 0x7fffffff);
+    }
+    return value;
+  }
+
+  /** Take a record, waiting up to `timeoutMs`. NOTHING on timeout; GONE if `gone` says so. */
+  takeSync<T>(reader: RecordReader<T>, timeoutMs: number, gone?: GoneCheck): T | WaitEnd {
+    const first = this.tryTake(reader);
+    if (first !== NOTHING || timeoutMs === 0) return first;
+    const deadline = deadlineAfter(timeoutMs);
+    const ready = () => !this.isEmpty();
+    for (;;) {
+      const end = this.waitSync(R_SLEEP, TAIL, ready, deadline, SPIN_MS, gone);
+      const value = this.tryTake(reader);
+      if (value !== NOTHING) return value;
+      if (end !== true) return end;
+    }
+  }
+
+  async take<T>(reader: RecordReader<T>, timeoutMs: number, signal?: AbortSignal, gone?: GoneCheck): Promise<T | WaitEnd> {
+    const first = this.tryTake(reader);
+    if (first !== NOTHING || timeoutMs === 0) return first;
+    const deadline = deadlineAfter(timeoutMs);
+    const ready = () => !this.isEmpty();
+    for (;;) {
+      const end = await this.waitAsync(R_SLEEP, TAIL, ready, deadline, signal, gone);
+      const value = this.tryTake(reader);
+      if (value !== NOTHING) return value;
+      if (end !== true) return end;
+    }
+  }
+
+  /** Wait until there is a record (true), the deadline passes (false) or GONE. Consumes nothing. */
+  pollSync(timeoutMs: number, gone?: GoneCheck): boolean | typeof GONE {
+    const ready = () => !this.isEmpty();
+    if (ready()) return true;
+    if (timeoutMs === 0) return gone?.() ? GONE : false;
+    const end = this.waitSync(R_SLEEP, TAIL, ready, deadlineAfter(timeoutMs), SPIN_MS, gone);
+    return end === NOTHING ? false : end;
+  }
+
+  async poll(timeoutMs: number, signal?: AbortSignal, gone?: GoneCheck): Promise<boolean | typeof GONE> {
+    const ready = () => !this.isEmpty();
+    if (ready()) return true;
+    if (timeoutMs === 0) return gone?.() ? GONE : false;
+    const end = await this.waitAsync(R_SLEEP, TAIL, ready, deadlineAfter(timeoutMs), signal, gone);
+    return end === NOTHING ? false : end;
+  }
+
+  /** Wake everyone sleeping on the ring (an end closed: let them look at `gone`). */
+  wakeAll(): void {
+    wake(this.header, TAIL, 0x7fffffff);
+    wake(this.header, HEAD, 0x7fffffff);
+  }
+
+  // ------------------------------------------------------------------------- waiting
+
+  /**
+   * Wait until `ready()` (true), the deadline (NOTHING) or `gone()` (GONE, checked only
+   * when not ready). Spins up to `spinMs`, then sleeps on `word` counted in `sleepers`.
+   */
+  private waitSync(sleepers: number, word: number, ready: () => boolean, deadline: number, spinMs: number, gone?: GoneCheck): true | WaitEnd {
+    const h = this.header;
+    if (spinMs > 0) {
+      const spinEnd = Math.min(deadline, performance.now() + spinMs);
+      do {
+        for (let k = 0; k < 64; k++) if (ready()) return true;
+      } while (performance.now() < spinEnd);
+    }
+    for (;;) {
+      if (ready()) return true;
+      if (gone?.()) return GONE;
+      const left = remaining(deadline);
+      if (left === 0) return NOTHING;
+      Atomics.add(h, sleepers, 1);
+      const seen = Atomics.load(h, word);
+      if (!ready()) waitSync(h, word, seen, gone ? Math.min(left, GONE_SLICE_MS) : left);
+      Atomics.sub(h, sleepers, 1);
+    }
+  }
+
+  private async waitAsync(
+    sleepers: number,
+    word: number,
+    ready: () => boolean,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    gone?: GoneCheck,
+  ): Promise<true | WaitEnd> {
+    const h = this.header;
+    if (SPIN_MS_ASYNC > 0) {
+      const spinEnd = Math.min(deadline, performance.now() + SPIN_MS_ASYNC);
+      do {
+        for (let k = 0; k < 64; k++) if (ready()) return true;
+      } while (performance.now() < spinEnd);
+    }
+    for (;;) {
+      if (ready()) return true;
+      if (gone?.()) return GONE;
+      const left = remaining(deadline);
+      if (left === 0 || signal?.aborted) return NOTHING;
+      Atomics.add(h, sleepers, 1);
+      const seen = Atomics.load(h, word);
+      let result = 'not-equal';
+      try {
+        if (!ready()) result = await waitAsync(h, word, seen, gone ? Math.min(left, GONE_SLICE_MS) : left, signal);
+      } finally {
+        Atomics.sub(h, sleepers, 1);
+      }
+      // A cancelled wait may have swallowed a wake meant for another sleeper: pass it on.
+      if (result === 'cancelled') {
+        if (ready() && Atomics.load(h, sleepers) > 0) wake(h, word, 1);
+        return NOTHING;
+      }
+    }
+  }
+}
