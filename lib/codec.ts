@@ -345,8 +345,8 @@ export class Decoder {
         this.need(len, end);
         const entry = TYPED[kind];
         if (entry === undefined || len % entry.bytesPerElement !== 0) throw new Error('corrupt message: bad typed array');
-        // A fresh, aligned copy the receiver owns.
-        const copy = this.buf.slice(this.pos, this.pos + len);
+        // A fresh, aligned copy the receiver owns (Uint8Array's slice: a Buffer's is a view).
+        const copy = Uint8Array.prototype.slice.call(this.buf, this.pos, this.pos + len);
         this.pos += len;
         return entry.make(copy.buffer, len / entry.bytesPerElement);
       }

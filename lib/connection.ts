@@ -1,283 +1,95 @@
-// Pipe and its Connection objects: two rings (one per direction), or one for a one-way
-// pipe. Messages keep their boundaries; empty byte messages are fine. A reader whose
-// writers all closed (or died) gets EOFError once the ring is drained; a writer whose
-// readers are all gone gets a broken-pipe error (pipe_ends.ts does the counting).
-import { BufferTooShort, EOFError, ValueError } from './errors.js';
-import { Feeder, type PutResult } from './feeder.js';
-import type { BlockHandle } from './heap.js';
-import { MessageReader, Outgoing } from './messages.js';
-import { READERS, type Side, WRITERS, adoptEnd, dropEnd, endClosed, endGone, holdEnd, sendEnd } from './pipe_ends.js';
-import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
-import { GONE, Ring } from './ring.js';
-import { checkBoolean, checkInteger, checkOptions, timeoutToMs } from './validate.js';
-import { PID } from './owner.js';
+// What every Connection has, whatever carries it (a shared ring for Pipe, a socket for
+// Listener/Client): the public methods of API.md, argument checks, and the byte-level
+// helpers built on the abstract ones.
+import { BufferTooShort, ValueError } from './errors.js';
+import { checkInteger } from './validate.js';
 
-/** Ring size of each direction of a pipe (Linux's pipe buffer is 64 KiB). */
-const PIPE_RING_BYTES = 64 * 1024;
-
-interface ConnectionHandle extends SharedHandle {
-  r: BlockHandle | null;
-  w: BlockHandle | null;
-  from: number;
-}
-
-/** The error Python raises as BrokenPipeError: the reading end is closed. */
-function brokenPipe(): Error {
-  const err = new Error('the other end of the pipe is closed: nobody can receive this message');
+/** The error Python raises as BrokenPipeError: nobody can read what is sent. */
+export function brokenPipe(what = 'the other end of the connection is closed'): Error {
+  const err = new Error(`${what}: nobody can receive this message`);
   Object.assign(err, { name: 'BrokenPipeError', code: 'EPIPE' });
   return err;
 }
 
-/** One end of a Pipe (Python's multiprocessing.connection.Connection). */
-export class Connection implements Shareable, Disposable {
-  private recvRing: Ring | null;
-  private sendRing: Ring | null;
-  private feeder: Feeder | null = null;
-  private readonly out = new Outgoing();
-  private readonly reader = new MessageReader();
-  private readonly bytesReader = new MessageReader(true);
-  private readonly writersGone: () => boolean;
+/** The bytes of `buf` from `offset` (bytes), `size` bytes long; TypeError/RangeError if bad. */
+export function bytesArg(buf: unknown, offset: unknown, size: unknown): Uint8Array {
+  if (!ArrayBuffer.isView(buf)) throw new TypeError('buf must be a Buffer, TypedArray or DataView');
+  const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  const start = offset === undefined || offset === null ? 0 : checkInteger('offset', offset, 0, bytes.length);
+  const n = size === undefined || size === null ? bytes.length - start : checkInteger('size', size, 0, bytes.length - start);
+  return bytes.subarray(start, start + n);
+}
 
-  /** @internal Pipe() makes connections. */
-  constructor(recvRing: Ring | null, sendRing: Ring | null, from?: number) {
-    this.recvRing = recvRing;
-    this.sendRing = sendRing;
-    if (recvRing !== null) this.hold(recvRing, READERS, from);
-    if (sendRing !== null) {
-      this.hold(sendRing, WRITERS, from);
-      const ring = sendRing;
-      this.feeder = new Feeder(ring, 0, () => endGone(ring.header, READERS));
-    }
-    const r = recvRing;
-    this.writersGone = () => r !== null && endGone(r.header, WRITERS);
-    if (recvRing !== null || sendRing !== null) closer.register(this, { recvRing, sendRing }, this);
+export function maxlengthArg(maxlength: unknown): number {
+  return maxlength === undefined || maxlength === null ? Infinity : checkInteger('maxlength', maxlength);
+}
+
+export function tooLong(length: number, maxlength: number): ValueError {
+  return new ValueError(`message of ${length} bytes is longer than maxlength ${maxlength}`);
+}
+
+function intoArgs(buf: unknown, offset: unknown): number {
+  if (!ArrayBuffer.isView(buf)) throw new TypeError('buf must be a Buffer, TypedArray or DataView');
+  return offset === undefined || offset === null ? 0 : checkInteger('offset', offset, 0, buf.byteLength);
+}
+
+function copyInto(bytes: Buffer, buf: ArrayBufferView, offset: number): number {
+  const target = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (offset + bytes.length > target.length) {
+    throw new BufferTooShort(bytes, `buffer has ${target.length - offset} bytes from offset ${offset}, the message ${bytes.length}`);
   }
+  target.set(bytes, offset);
+  return bytes.length;
+}
 
-  private hold(ring: Ring, side: Side, from: number | undefined): void {
-    if (from === undefined) holdEnd(ring.header, side);
-    else adoptEnd(ring.header, side, from);
-  }
-
+/**
+ * One end of a connection (Python's multiprocessing.connection.Connection). Made by
+ * mp.Pipe(), Listener.accept() and Client(). Every waiting method has a Promise form and
+ * a Sync form.
+ */
+export abstract class Connection implements Disposable {
   /** True once close() was called. */
-  get closed(): boolean {
-    return this.recvRing === null && this.sendRing === null;
-  }
+  abstract get closed(): boolean;
+  abstract get readable(): boolean;
+  abstract get writable(): boolean;
 
-  get readable(): boolean {
-    return this.recvRing !== null;
-  }
-
-  get writable(): boolean {
-    return this.sendRing !== null;
-  }
-
-  [toHandle](): SharedHandle {
-    if (this.closed) throw new ValueError('Connection is closed');
-    if (this.recvRing !== null) sendEnd(this.recvRing.header, READERS);
-    if (this.sendRing !== null) sendEnd(this.sendRing.header, WRITERS);
-    return {
-      [HANDLE_KIND]: 'Connection',
-      r: this.recvRing?.handle() ?? null,
-      w: this.sendRing?.handle() ?? null,
-      from: PID,
-    };
-  }
-
-  private checkSend(): { ring: Ring; feeder: Feeder } {
-    if (this.closed) throw new ValueError('Connection is closed');
-    if (this.sendRing === null || this.feeder === null) throw new ValueError('Connection is read-only');
-    if (endClosed(this.sendRing.header, READERS)) throw brokenPipe();
-    return { ring: this.sendRing, feeder: this.feeder };
-  }
-
-  private checkRecv(): Ring {
-    if (this.closed) throw new ValueError('Connection is closed');
-    if (this.recvRing === null) throw new ValueError('Connection is write-only');
-    return this.recvRing;
-  }
-
-  private encode(ring: Ring, obj: unknown): Outgoing {
-    try {
-      return this.out.value(ring, obj);
-    } catch (err) {
-      throw new TypeError(`Connection.send: the object cannot be sent to another process: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-  }
-
-  private static sent(result: PutResult): void {
-    if (result === GONE) throw brokenPipe();
-  }
-
-  /** Send `obj` (structured clone, shared objects as handles); resolves when it is in the pipe. */
-  async send(obj: unknown): Promise<void> {
-    const { ring, feeder } = this.checkSend();
-    Connection.sent(await feeder.put(this.encode(ring, obj), Infinity, false));
-  }
-
-  /** send() that blocks while the pipe is full. */
-  sendSync(obj: unknown): void {
-    const { ring, feeder } = this.checkSend();
-    Connection.sent(feeder.putSync(this.encode(ring, obj), Infinity));
-  }
-
-  private bytesOut(buf: unknown, offset: unknown, size: unknown): Outgoing {
-    const { ring } = this.checkSend();
-    if (!ArrayBuffer.isView(buf)) throw new TypeError('buf must be a Buffer, TypedArray or DataView');
-    const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    const start = offset === undefined ? 0 : checkInteger('offset', offset, 0, bytes.length);
-    const n = size === undefined || size === null ? bytes.length - start : checkInteger('size', size, 0, bytes.length - start);
-    return this.out.bytes(ring, bytes.subarray(start, start + n));
-  }
-
+  /** Send `obj` (structured clone; shared objects travel as handles over a Pipe). */
+  abstract send(obj: unknown): Promise<void>;
+  abstract sendSync(obj: unknown): void;
+  /** The next message; EOFError when the other end closed and nothing is left. */
+  abstract recv(): Promise<unknown>;
+  abstract recvSync(): unknown;
   /** Send bytes as one message (Python's send_bytes); offset and size count bytes. */
-  async sendBytes(buf: ArrayBufferView, offset?: number, size?: number): Promise<void> {
-    const out = this.bytesOut(buf, offset, size);
-    Connection.sent(await this.feeder!.put(out, Infinity, false));
-  }
-
-  sendBytesSync(buf: ArrayBufferView, offset?: number, size?: number): void {
-    const out = this.bytesOut(buf, offset, size);
-    Connection.sent(this.feeder!.putSync(out, Infinity));
-  }
-
-  private received(got: unknown, reader: MessageReader): unknown {
-    if (got === GONE) throw new EOFError('the other end of the pipe is closed and nothing is left to receive');
-    return reader.finish(got);
-  }
-
-  /** The next message; rejects with EOFError when the other end closed and the pipe is drained. */
-  async recv(): Promise<unknown> {
-    const ring = this.checkRecv();
-    return this.received(await ring.take(this.reader, Infinity, undefined, this.writersGone), this.reader);
-  }
-
-  recvSync(): unknown {
-    const ring = this.checkRecv();
-    return this.received(ring.takeSync(this.reader, Infinity, this.writersGone), this.reader);
-  }
-
-  private static limit(bytes: Buffer, maxlength: number | undefined): Buffer {
-    if (maxlength !== undefined && bytes.length > maxlength) {
-      throw new ValueError(`message of ${bytes.length} bytes is longer than maxlength ${maxlength}`);
-    }
-    return bytes;
-  }
-
+  abstract sendBytes(buf: ArrayBufferView, offset?: number, size?: number): Promise<void>;
+  abstract sendBytesSync(buf: ArrayBufferView, offset?: number, size?: number): void;
   /** The next message as bytes (Python's recv_bytes). ValueError when longer than `maxlength`. */
-  async recvBytes(maxlength?: number): Promise<Buffer> {
-    const max = maxlength === undefined ? undefined : checkInteger('maxlength', maxlength);
-    const ring = this.checkRecv();
-    const got = await ring.take(this.bytesReader, Infinity, undefined, this.writersGone);
-    return Connection.limit(this.received(got, this.bytesReader) as Buffer, max);
+  abstract recvBytes(maxlength?: number): Promise<Buffer>;
+  abstract recvBytesSync(maxlength?: number): Buffer;
+  /** Whether a message (or EOF) can be read now, waiting up to `timeout` seconds (default 0). */
+  poll(timeout: number | null = 0): Promise<boolean> {
+    return this.pollUntil(timeout);
   }
-
-  recvBytesSync(maxlength?: number): Buffer {
-    const max = maxlength === undefined ? undefined : checkInteger('maxlength', maxlength);
-    const ring = this.checkRecv();
-    const got = ring.takeSync(this.bytesReader, Infinity, this.writersGone);
-    return Connection.limit(this.received(got, this.bytesReader) as Buffer, max);
-  }
-
-  private static into(bytes: Buffer, buf: ArrayBufferView, offset: number): number {
-    const target = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-    if (offset + bytes.length > target.length) {
-      throw new BufferTooShort(bytes, `buffer has ${target.length - offset} bytes from offset ${offset}, the message ${bytes.length}`);
-    }
-    target.set(bytes, offset);
-    return bytes.length;
-  }
-
-  private static intoArgs(buf: unknown, offset: unknown): number {
-    if (!ArrayBuffer.isView(buf)) throw new TypeError('buf must be a Buffer, TypedArray or DataView');
-    return offset === undefined ? 0 : checkInteger('offset', offset, 0, buf.byteLength);
-  }
+  abstract pollSync(timeout?: number | null): boolean;
+  /** @internal poll() that `signal` can end early (connection.wait). */
+  abstract pollUntil(timeout: number | null, signal?: AbortSignal): Promise<boolean>;
+  /** Close this end. Idempotent. */
+  abstract close(): void;
 
   /**
    * Read the next message into `buf` at byte `offset`; returns its length. BufferTooShort
-   * (with the message in `.data`) when it does not fit; the message is consumed either way.
+   * (the message in `.data`) when it does not fit; the message is consumed either way.
    */
   async recvBytesInto(buf: ArrayBufferView, offset?: number): Promise<number> {
-    const at = Connection.intoArgs(buf, offset);
-    return Connection.into(await this.recvBytes(), buf, at);
+    const at = intoArgs(buf, offset);
+    return copyInto(await this.recvBytes(), buf, at);
   }
 
   recvBytesIntoSync(buf: ArrayBufferView, offset?: number): number {
-    const at = Connection.intoArgs(buf, offset);
-    return Connection.into(this.recvBytesSync(), buf, at);
-  }
-
-  /** Whether a message (or EOF) can be read now, waiting up to `timeout` seconds (default 0). */
-  async poll(timeout: number | null = 0): Promise<boolean> {
-    const ms = timeoutToMs('timeout', timeout);
-    const ring = this.checkRecv();
-    return (await ring.poll(ms, undefined, this.writersGone)) !== false;
-  }
-
-  pollSync(timeout: number | null = 0): boolean {
-    const ms = timeoutToMs('timeout', timeout);
-    const ring = this.checkRecv();
-    return ring.pollSync(ms, this.writersGone) !== false;
-  }
-
-  /** Close this end; the peer's recv then ends with EOFError once drained. Idempotent. */
-  close(): void {
-    if (this.closed) return;
-    closer.unregister(this);
-    const feeder = this.feeder;
-    const recvRing = this.recvRing;
-    const sendRing = this.sendRing;
-    this.recvRing = null;
-    this.sendRing = null;
-    this.feeder = null;
-    if (recvRing !== null) release(recvRing, READERS);
-    if (sendRing !== null) {
-      // Messages still pending here go first, as an OS pipe's buffer would.
-      if (feeder === null || feeder.pending === 0) release(sendRing, WRITERS);
-      else void feeder.idle().then(() => release(sendRing, WRITERS));
-    }
+    const at = intoArgs(buf, offset);
+    return copyInto(this.recvBytesSync(), buf, at);
   }
 
   [Symbol.dispose](): void {
     this.close();
   }
-
-  /** The ends' liveness checks, for connection.wait(). @internal */
-  get waitable(): { ring: Ring; gone: () => boolean } | null {
-    return this.recvRing === null ? null : { ring: this.recvRing, gone: this.writersGone };
-  }
 }
-
-function release(ring: Ring, side: Side): void {
-  dropEnd(ring.header, side);
-  ring.wakeAll();
-  ring.release();
-}
-
-/** Connections collected without close() still let their peers see EOF. */
-const closer = new FinalizationRegistry<{ recvRing: Ring | null; sendRing: Ring | null }>(({ recvRing, sendRing }) => {
-  if (recvRing !== null) release(recvRing, READERS);
-  if (sendRing !== null) release(sendRing, WRITERS);
-});
-
-export interface PipeOptions {
-  /** false: a one-way pipe, the first connection receives and the second sends. Default true. */
-  duplex?: boolean;
-}
-
-/** Two connected ends (Python's multiprocessing.Pipe). */
-export function Pipe(options?: PipeOptions): [Connection, Connection] {
-  const { duplex = true } = checkOptions<PipeOptions>('options', options);
-  checkBoolean('options.duplex', duplex);
-  const a = Ring.create(PIPE_RING_BYTES);
-  // Each connection holds its own reference to each of its rings.
-  if (!duplex) return [new Connection(a, null), new Connection(null, a.retain())];
-  const b = Ring.create(PIPE_RING_BYTES);
-  return [new Connection(a, b), new Connection(b.retain(), a.retain())];
-}
-
-registerReviver('Connection', (h) => {
-  const { r, w, from } = h as ConnectionHandle;
-  return new Connection(r === null ? null : Ring.attach(r), w === null ? null : Ring.attach(w), from);
-});

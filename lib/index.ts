@@ -41,5 +41,7 @@ export { getAllStartMethods, getContext, getStartMethod, setStartMethod } from '
 export type { Context, GetStartMethodOptions, SetStartMethodOptions, StartMethod } from './context.js';
 export { JoinableQueue, Queue, SimpleQueue } from './queues.js';
 export type { GetOptions, PutOptions } from './queues.js';
-export { Connection, Pipe } from './connection.js';
-export type { PipeOptions } from './connection.js';
+export { Connection } from './connection.js';
+export { Pipe } from './pipe.js';
+export type { PipeOptions } from './pipe.js';
+export * as connection from './connection_api.js';

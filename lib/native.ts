@@ -89,6 +89,8 @@ export interface NativeBinding {
   trackerStart(): { fd: number; pid: number };
   /** Set FD_CLOEXEC on an inherited fd, so programs we exec do not inherit it. */
   fdSetCloexec(fd: number): void;
+  /** Wait until `fd` is readable (or writable): bits 1 readable, 2 writable, 4 hang-up/error; 0 on timeout (-1 = forever). POSIX only. */
+  fdPoll(fd: number, wantWrite: boolean, timeoutMs: number): number;
 }
 
 function load(): NativeBinding {

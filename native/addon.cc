@@ -30,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"getppid", guarded<proc__getppid>},
       {"trackerStart", guarded<tracker__start>},
       {"fdSetCloexec", guarded<proc__fd_set_cloexec>},
+      {"fdPoll", guarded<fd__poll>},
       // Diagnostics, not part of lib/native.ts: which async-wait backend this env uses.
       {"waiterBackend", guarded<waiter__backend_kind>},
   };

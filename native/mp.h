@@ -260,6 +260,7 @@ Napi::Value proc__start_time(const Napi::CallbackInfo& info);
 Napi::Value proc__set_parent_death_signal(const Napi::CallbackInfo& info);
 Napi::Value proc__getppid(const Napi::CallbackInfo& info);
 Napi::Value proc__fd_set_cloexec(const Napi::CallbackInfo& info);
+Napi::Value fd__poll(const Napi::CallbackInfo& info);
 
 Napi::Value tracker__start(const Napi::CallbackInfo& info);
 
