@@ -14,6 +14,7 @@
 import { constants as osConstants } from 'node:os';
 import { inspect } from 'node:util';
 import { forceStartMethod } from './context.js';
+import { flushBeforeExit } from './pending_writes.js';
 import { adoptAsCurrent, currentProcess, endChildren, enterChild, importingTarget } from './process.js';
 import { fromWire } from './reduction.js';
 import type { ChildJob } from './spawn.js';
@@ -55,6 +56,7 @@ const finish = (async function finish(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
   try {
+    await flushBeforeExit();
     await endChildren();
   } catch (err) {
     report(err);

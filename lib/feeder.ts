@@ -1,14 +1,16 @@
 // The writing side of a queue or a connection in one process: Python's feeder thread,
 // without the thread. A put goes straight into the ring when there is room. When there
-// is not, an async put waits in this process's FIFO of pending messages, flushed in
-// order as readers make room (so un-awaited puts keep their order), and a sync put
-// flushes that FIFO first, then blocks. Pending messages keep the event loop alive (as
-// Python joins its feeder thread at exit); a child's bootstrap awaits them before it
-// exits (flushAll); cancelJoinThread() lets the process exit without them.
+// is not, the message waits in this process's FIFO of pending messages, flushed in order
+// as readers make room (so un-awaited puts keep their order): by the event loop, and by
+// any Sync wait of this thread (pending_writes.ts). A put that must not buffer (a bounded
+// queue, a pipe) waits instead: async on the event loop, Sync by blocking after the FIFO.
+// Pending messages keep the event loop alive (as Python joins its feeder thread at exit)
+// and a child's bootstrap awaits them; cancelJoinThread() lets the process exit without.
 import { deadlineAfter, remaining } from './futex.js';
 import { type Outgoing, discardExternal } from './messages.js';
 import { GONE, type GoneCheck, NOTHING, type Ring, type WaitEnd } from './ring.js';
 import type { BlockHandle } from './heap.js';
+import { type PendingWriter, addPending, removePending } from './pending_writes.js';
 
 /** How a put ended: written, timed out (Full), or the reading end is gone (pipes). */
 export type PutResult = boolean | typeof GONE;
@@ -21,14 +23,7 @@ interface Pending {
   settle: ((result: PutResult) => void) | null;
 }
 
-const flushing = new Set<Feeder>();
-
-/** Resolves when every feeder of this process that may keep it alive has flushed. */
-export async function flushAll(): Promise<void> {
-  while (flushing.size > 0) await Promise.all([...flushing].map((f) => f.idle()));
-}
-
-export class Feeder {
+export class Feeder implements PendingWriter {
   private readonly queue: Pending[] = [];
   private running: Promise<void> | null = null;
   private cancelled = false;
@@ -43,8 +38,22 @@ export class Feeder {
     return this.queue.length;
   }
 
-  /** Put now, blocking up to `timeoutMs` (after the pending async puts). */
-  putSync(out: Outgoing, timeoutMs: number): PutResult {
+  get keepsAlive(): boolean {
+    return !this.cancelled;
+  }
+
+  /**
+   * Put from a Sync call. `buffer` (an unbounded queue, whose put never waits in Python):
+   * keep the message pending here when the ring is full. Else block up to `timeoutMs`,
+   * after the pending messages.
+   */
+  putSync(out: Outgoing, timeoutMs: number, buffer = false): PutResult {
+    this.flushNow();
+    if (this.queue.length === 0 && this.ring.tryPut(out.payload, out.flags, this.maxsize)) return true;
+    if (buffer) {
+      this.enqueue(out, Infinity);
+      return true;
+    }
     const deadline = deadlineAfter(timeoutMs);
     while (this.queue.length > 0) {
       const first = this.queue[0]!;
@@ -70,6 +79,14 @@ export class Feeder {
       discardExternal(out.external);
       return Promise.resolve(false);
     }
+    const item = this.enqueue(out, early ? Infinity : timeoutMs);
+    if (early) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      item.settle = resolve;
+    });
+  }
+
+  private enqueue(out: Outgoing, timeoutMs: number): Pending {
     const item: Pending = {
       payload: out.payload.slice(),
       flags: out.flags,
@@ -79,10 +96,13 @@ export class Feeder {
     };
     this.queue.push(item);
     this.start();
-    if (early) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      item.settle = resolve;
-    });
+    return item;
+  }
+
+  /** Move pending messages into the ring while they fit; never waits. */
+  flushNow(): void {
+    const q = this.queue;
+    while (q.length > 0 && this.ring.tryPut(q[0]!.payload, q[0]!.flags, this.maxsize)) this.settle(q.shift()!, true);
   }
 
   /** Resolves when nothing is pending. */
@@ -93,7 +113,6 @@ export class Feeder {
   /** Python's cancel_join_thread: pending messages no longer keep the process alive. */
   cancel(): void {
     this.cancelled = true;
-    flushing.delete(this);
   }
 
   private settle(item: Pending, result: PutResult): void {
@@ -112,22 +131,19 @@ export class Feeder {
 
   private start(): void {
     if (this.running !== null) return;
-    if (!this.cancelled) flushing.add(this);
+    addPending(this);
     this.running = this.flush().finally(() => {
       this.running = null;
-      flushing.delete(this);
+      removePending(this);
     });
   }
 
   private async flush(): Promise<void> {
     const q = this.queue;
     while (q.length > 0) {
-      const first = q[0]!;
-      if (this.ring.tryPut(first.payload, first.flags, this.maxsize)) {
-        q.shift();
-        this.settle(first, true);
-        continue;
-      }
+      this.flushNow();
+      const first = q[0];
+      if (first === undefined) break;
       if (remaining(first.deadline) === 0) {
         q.shift();
         this.settle(first, false);

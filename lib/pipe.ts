@@ -15,6 +15,7 @@ import { PID } from './owner.js';
 
 /** Ring size of each direction of a pipe (Linux's pipe buffer is 64 KiB). */
 const PIPE_RING_BYTES = 64 * 1024;
+const READER_CHECK_MS = 100;
 
 interface ConnectionHandle extends SharedHandle {
   r: BlockHandle | null;
@@ -31,6 +32,7 @@ export class PipeConnection extends Connection implements Shareable {
   private readonly reader = new MessageReader();
   private readonly bytesReader = new MessageReader(true);
   private readonly writersGone: () => boolean;
+  private readersCheckedAt = 0;
 
   /** @internal Pipe() makes connections. */
   constructor(recvRing: Ring | null, sendRing: Ring | null, from?: number) {
@@ -81,8 +83,18 @@ export class PipeConnection extends Connection implements Shareable {
   private checkSend(): { ring: Ring; feeder: Feeder } {
     if (this.closed) throw new ValueError('Connection is closed');
     if (this.sendRing === null || this.feeder === null) throw new ValueError('Connection is read-only');
-    if (endClosed(this.sendRing.header, READERS)) throw brokenPipe('the other end of the pipe is closed');
-    return { ring: this.sendRing, feeder: this.feeder };
+    const ring = this.sendRing;
+    if (endClosed(ring.header, READERS)) throw brokenPipe('the other end of the pipe is closed');
+    // A reader killed without closing is found by a scan of the holders: done only while
+    // the reader is behind (messages wait in the ring), at most every READER_CHECK_MS.
+    if (!ring.isEmpty()) {
+      const now = performance.now();
+      if (now - this.readersCheckedAt > READER_CHECK_MS) {
+        this.readersCheckedAt = now;
+        if (endGone(ring.header, READERS)) throw brokenPipe('the process at the other end of the pipe died');
+      }
+    }
+    return { ring, feeder: this.feeder };
   }
 
   private checkRecv(): Ring {

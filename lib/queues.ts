@@ -168,11 +168,8 @@ export class Queue<T = unknown> extends RingQueue<T> {
   putSync(obj: T, options?: PutOptions): void {
     const timeoutMs = putTimeout(options);
     const out = this.encode(obj, 'putSync');
-    if (timeoutMs === 0 && this.maxsize === 0) {
-      void this.feeder.put(out, Infinity, true);
-      return;
-    }
-    this.putResult(this.feeder.putSync(out, timeoutMs));
+    // Unbounded: never waits (Python's feeder thread); a full ring keeps it pending here.
+    this.putResult(this.feeder.putSync(out, timeoutMs, this.maxsize === 0));
   }
 
   /** put(obj, { block: false }), without a Promise: throws Full when the queue is full. */

@@ -26,6 +26,7 @@ import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js'
 import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
 import { PID } from './owner.js';
+import { flushPendingNow, hasPending } from './pending_writes.js';
 import { availableParallelism } from 'node:os';
 
 // Header, Int32 indexes. Writer words, reader words and the rest on separate cache lines.
@@ -74,6 +75,8 @@ export type WaitEnd = typeof NOTHING | typeof GONE;
 export type GoneCheck = () => boolean;
 /** A waiter with a gone check sleeps in slices this long, to notice a peer's death. */
 const GONE_SLICE_MS = 100;
+/** A Sync waiter with puts pending in this thread sleeps this long between flushes. */
+const FLUSH_SLICE_MS = 1;
 
 export class Ring {
   readonly capacity: number;
@@ -327,9 +330,16 @@ export class Ring {
       if (gone?.()) return GONE;
       const left = remaining(deadline);
       if (left === 0) return NOTHING;
+      let slice = gone ? Math.min(left, GONE_SLICE_MS) : left;
+      if (hasPending()) {
+        // This thread is blocked here: be its own feeder (pending_writes.ts).
+        flushPendingNow();
+        slice = Math.min(slice, FLUSH_SLICE_MS);
+        if (ready()) return true;
+      }
       Atomics.add(h, sleepers, 1);
       const seen = Atomics.load(h, word);
-      if (!ready()) waitSync(h, word, seen, gone ? Math.min(left, GONE_SLICE_MS) : left);
+      if (!ready()) waitSync(h, word, seen, slice);
       Atomics.sub(h, sleepers, 1);
     }
   }

@@ -10,7 +10,7 @@
 // what is still in the kernel, so chunks are consumed first and order is kept.
 // Writing: always straight to the fd (so Sync and async sends never reorder); when the
 // kernel buffer is full, a Sync send blocks in fdPoll, an async one polls on a timer.
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { readSync, writeSync } from 'node:fs';
 import { Decoder, Encoder, revive } from './codec.js';
 import { Connection, brokenPipe, bytesArg, maxlengthArg, tooLong } from './connection.js';

@@ -65,6 +65,28 @@ long long boot_time() {
 
 }  // namespace
 
+#if !defined(_WIN32)
+static bool is_zombie(int64_t pid) {
+#if defined(__linux__)
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%lld/stat", static_cast<long long>(pid));
+  std::string s;
+  if (!read_small_file(path, &s)) return false;
+  size_t close = s.rfind(')');  // "pid (comm) state ...": comm may hold ')'
+  if (close == std::string::npos || close + 2 >= s.size()) return false;
+  char state = s[close + 2];
+  return state == 'Z' || state == 'X' || state == 'x';
+#elif defined(__APPLE__)
+  struct proc_bsdinfo bi;
+  int n = proc_pidinfo(static_cast<int>(pid), PROC_PIDTBSDINFO, 0, &bi, PROC_PIDTBSDINFO_SIZE);
+  return n == PROC_PIDTBSDINFO_SIZE && bi.pbi_status == SZOMB;
+#else
+  (void)pid;
+  return false;
+#endif
+}
+#endif
+
 Napi::Value proc__pid_alive(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t pid = args__integer(info, 0, "pid", 1, kMaxPid);
@@ -77,6 +99,9 @@ Napi::Value proc__pid_alive(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, ok && code == STILL_ACTIVE);
 #else
   bool alive = kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+  // A zombie still answers kill(0), but it has died: it is only waiting for its parent
+  // to reap it, which never happens while that parent blocks in a Sync wait on it.
+  if (alive && is_zombie(pid)) alive = false;
   return Napi::Boolean::New(env, alive);
 #endif
 }

@@ -1,0 +1,41 @@
+// Messages that a queue's or pipe's writer still holds in this process because the ring
+// was full (feeder.ts). Python moves them with a feeder thread; here they move when the
+// event loop runs, and also whenever this thread blocks in one of the library's Sync
+// waits (ring.ts asks flushPendingNow() between sleeps), so a thread that buffers puts
+// and then blocks waiting for results still delivers them. A child's bootstrap awaits
+// them before it exits, as Python joins its feeder threads at exit.
+export interface PendingWriter {
+  /** Resolves when nothing is pending. */
+  idle(): Promise<void>;
+  /** Move what fits into the ring now, without waiting. */
+  flushNow(): void;
+  /** False after cancelJoinThread(): exit does not wait for it. */
+  readonly keepsAlive: boolean;
+}
+
+const writers = new Set<PendingWriter>();
+
+export function addPending(w: PendingWriter): void {
+  writers.add(w);
+}
+
+export function removePending(w: PendingWriter): void {
+  writers.delete(w);
+}
+
+export function hasPending(): boolean {
+  return writers.size > 0;
+}
+
+export function flushPendingNow(): void {
+  for (const w of writers) w.flushNow();
+}
+
+/** Resolves when every writer that keeps the process alive has flushed. */
+export async function flushBeforeExit(): Promise<void> {
+  for (;;) {
+    const waiting = [...writers].filter((w) => w.keepsAlive);
+    if (waiting.length === 0) return;
+    await Promise.all(waiting.map((w) => w.idle()));
+  }
+}
