@@ -88,6 +88,17 @@ export class Encoder {
 
   /** The message's bytes (a view of the scratch, valid until the next call). */
   encode(value: unknown): Uint8Array {
+    const n = this.encodeLength(value); // first: it may replace the scratch
+    return this.buf.subarray(0, n);
+  }
+
+  /** The scratch that encodeLength wrote to (valid until the next call). */
+  get bytes(): Uint8Array {
+    return this.buf;
+  }
+
+  /** Encode into the scratch (`bytes`) and return the length: no view to allocate. */
+  encodeLength(value: unknown): number {
     this.pos = 0;
     this.containers.length = 0;
     try {
@@ -102,7 +113,7 @@ export class Encoder {
       this.buf.set(bytes, 1);
       this.pos = bytes.length + 1;
     }
-    return this.buf.subarray(0, this.pos);
+    return this.pos;
   }
 
   /** Give a scratch that a huge message grew back to the allocator. */

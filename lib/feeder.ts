@@ -19,6 +19,8 @@ interface Pending {
   payload: Uint8Array;
   flags: number;
   external: BlockHandle | null;
+  /** The message count it waits for room under (0: accepted already, bytes only). */
+  maxsize: number;
   deadline: number;
   settle: ((result: PutResult) => void) | null;
 }
@@ -27,7 +29,14 @@ export class Feeder implements PendingWriter {
   private readonly queue: Pending[] = [];
   private running: Promise<void> | null = null;
   private cancelled = false;
+  /** Pending messages already accepted (they count; a put still waiting for room does not). */
+  private accepted = 0;
 
+  /**
+   * `maxsize` > 0: at most that many messages in the ring plus pending here (Python's
+   * bounded queue; other processes' pending messages are not seen, so several producers
+   * buffering at once can exceed it by what they buffer).
+   */
   constructor(
     private readonly ring: Ring,
     private readonly maxsize: number,
@@ -42,67 +51,82 @@ export class Feeder implements PendingWriter {
     return !this.cancelled;
   }
 
+  /** Messages in the ring plus those accepted and pending here. */
+  count(): number {
+    return this.ring.count() + this.accepted;
+  }
+
+  private countRoom(): boolean {
+    return this.maxsize === 0 || this.count() < this.maxsize;
+  }
+
   /**
-   * Put from a Sync call. `buffer` (an unbounded queue, whose put never waits in Python):
-   * keep the message pending here when the ring is full. Else block up to `timeoutMs`,
-   * after the pending messages.
+   * Put from a Sync call. `buffer` (a Queue, whose put never waits on bytes in Python):
+   * when the ring is full of bytes but the count allows, keep the message pending here.
+   * Else block up to `timeoutMs`, after the pending messages.
    */
-  putSync(out: Outgoing, timeoutMs: number, buffer = false): PutResult {
+  putSync(out: Outgoing, timeoutMs: number, buffer: boolean): PutResult {
     this.flushNow();
-    if (this.queue.length === 0 && this.ring.tryPut(out.payload, out.flags, this.maxsize)) return true;
-    if (buffer) {
-      this.enqueue(out, Infinity);
+    if (this.queue.length === 0 && this.ring.tryPut(out.payload, out.length, out.flags, this.maxsize)) return true;
+    if (buffer && this.countRoom()) {
+      this.enqueue(out, 0, Infinity, null);
       return true;
     }
     const deadline = deadlineAfter(timeoutMs);
     while (this.queue.length > 0) {
       const first = this.queue[0]!;
-      const result = this.writeSync(first.payload, first.flags, Math.min(first.deadline, deadline));
+      const result = this.writeSync(first.payload, first.payload.length, first.flags, first.maxsize, Math.min(first.deadline, deadline));
       if (result === false && performance.now() < first.deadline) return false; // our own deadline
       this.queue.shift();
       this.settle(first, result);
       if (result === GONE) return GONE;
     }
-    const result = this.writeSync(out.payload, out.flags, deadline);
+    const result = this.writeSync(out.payload, out.length, out.flags, this.maxsize, deadline);
     if (result !== true) discardExternal(out.external);
     return result;
   }
 
   /**
-   * Put without blocking the thread. `early`: resolve once the message is queued here
-   * (Python's unbounded put, which never waits); else when it is in the ring.
-   * `timeoutMs` 0 fails at once (false) when there is no room.
+   * Put without blocking the thread; resolves when the message is in the ring, or, with
+   * `buffer`, as soon as it is accepted (pending here while the ring is full of bytes).
+   * `timeoutMs` 0 fails at once (false) when it would have to wait.
    */
-  put(out: Outgoing, timeoutMs: number, early: boolean): Promise<PutResult> {
-    if (this.queue.length === 0 && this.ring.tryPut(out.payload, out.flags, this.maxsize)) return Promise.resolve(true);
-    if (timeoutMs === 0 && !early) {
+  put(out: Outgoing, timeoutMs: number, buffer: boolean): Promise<PutResult> {
+    if (this.queue.length === 0 && this.ring.tryPut(out.payload, out.length, out.flags, this.maxsize)) return Promise.resolve(true);
+    if (buffer && this.countRoom()) {
+      this.enqueue(out, 0, Infinity, null);
+      return Promise.resolve(true);
+    }
+    if (timeoutMs === 0) {
       discardExternal(out.external);
       return Promise.resolve(false);
     }
-    const item = this.enqueue(out, early ? Infinity : timeoutMs);
-    if (early) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      item.settle = resolve;
-    });
+    // The settle function is in place before the flush starts (it may succeed at once).
+    return new Promise((resolve) => this.enqueue(out, this.maxsize, timeoutMs, resolve));
   }
 
-  private enqueue(out: Outgoing, timeoutMs: number): Pending {
-    const item: Pending = {
-      payload: out.payload.slice(),
+  private enqueue(out: Outgoing, maxsize: number, timeoutMs: number, settle: Pending['settle']): void {
+    if (maxsize === 0) this.accepted++;
+    this.queue.push({
+      payload: out.payload.slice(0, out.length),
       flags: out.flags,
       external: out.external,
+      maxsize,
       deadline: deadlineAfter(timeoutMs),
-      settle: null,
-    };
-    this.queue.push(item);
+      settle,
+    });
     this.start();
-    return item;
   }
 
   /** Move pending messages into the ring while they fit; never waits. */
   flushNow(): void {
     const q = this.queue;
-    while (q.length > 0 && this.ring.tryPut(q[0]!.payload, q[0]!.flags, this.maxsize)) this.settle(q.shift()!, true);
+    while (q.length > 0) {
+      const first = q[0]!;
+      if (!this.ring.tryPut(first.payload, first.payload.length, first.flags, first.maxsize)) return;
+      q.shift();
+      this.settle(first, true);
+    }
   }
 
   /** Resolves when nothing is pending. */
@@ -116,16 +140,17 @@ export class Feeder implements PendingWriter {
   }
 
   private settle(item: Pending, result: PutResult): void {
+    if (item.maxsize === 0) this.accepted--;
     if (result !== true) discardExternal(item.external);
     item.settle?.(result);
   }
 
-  private writeSync(payload: Uint8Array, flags: number, deadline: number): PutResult {
+  private writeSync(payload: Uint8Array, len: number, flags: number, maxsize: number, deadline: number): PutResult {
     for (;;) {
-      if (this.ring.tryPut(payload, flags, this.maxsize)) return true;
-      const end = this.ring.waitRoomSync(payload.length, this.maxsize, deadline, this.gone);
+      if (this.ring.tryPut(payload, len, flags, maxsize)) return true;
+      const end = this.ring.waitRoomSync(len, maxsize, deadline, this.gone);
       if (end === GONE) return GONE;
-      if (end === NOTHING) return this.ring.tryPut(payload, flags, this.maxsize);
+      if (end === NOTHING) return this.ring.tryPut(payload, len, flags, maxsize);
     }
   }
 
@@ -155,7 +180,7 @@ export class Feeder implements PendingWriter {
         await new Promise((r) => setTimeout(r, 1).unref());
         end = this.gone?.() ? GONE : true;
       } else {
-        end = await this.ring.waitRoom(first.payload.length, this.maxsize, first.deadline, undefined, this.gone);
+        end = await this.ring.waitRoom(first.payload.length, first.maxsize, first.deadline, undefined, this.gone);
       }
       if (end === GONE) {
         for (const item of q.splice(0)) this.settle(item, GONE);

@@ -8,9 +8,10 @@ import { Decoder, Encoder, revive } from './codec.js';
 import { type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock } from './heap.js';
 import { FLAG_BYTES, FLAG_EXTERNAL, type RecordReader, type Ring } from './ring.js';
 
-/** A message ready to go into a ring: `payload` is valid until the next encode. */
+/** A message ready to go into a ring: `payload[0, length)`, valid until the next encode. */
 export class Outgoing {
   payload: Uint8Array = new Uint8Array(0);
+  length = 0;
   flags = 0;
   /** The block a big message went into (to drop if the message is never sent). */
   external: BlockHandle | null = null;
@@ -19,30 +20,33 @@ export class Outgoing {
 
   /** Encode `value` for `ring`. */
   value(ring: Ring, value: unknown): this {
-    return this.fit(ring, this.encoder.encode(value), 0);
+    const n = this.encoder.encodeLength(value);
+    return this.fit(ring, this.encoder.bytes, n, 0);
   }
 
   /** Raw bytes (Connection.sendBytes): `bytes` is copied into the ring or a block. */
   bytes(ring: Ring, bytes: Uint8Array): this {
-    return this.fit(ring, bytes, FLAG_BYTES);
+    return this.fit(ring, bytes, bytes.length, FLAG_BYTES);
   }
 
-  private fit(ring: Ring, bytes: Uint8Array, flags: number): this {
+  private fit(ring: Ring, bytes: Uint8Array, n: number, flags: number): this {
     this.external = null;
-    if (bytes.length <= ring.maxPayload) {
+    if (n <= ring.maxPayload) {
       this.payload = bytes;
+      this.length = n;
       this.flags = flags;
       return this;
     }
-    const block = allocate(bytes.length, 16);
+    const block = allocate(n, 16);
     try {
-      new Uint8Array(block.buffer, block.byteOffset, bytes.length).set(bytes);
+      new Uint8Array(block.buffer, block.byteOffset, n).set(bytes.subarray(0, n));
       this.external = blockHandle(block);
     } finally {
       releaseBlock(block);
     }
     this.encoder.shrink();
     this.payload = this.handleEncoder.encode(this.external);
+    this.length = this.payload.length;
     this.flags = flags | FLAG_EXTERNAL;
     return this;
   }
@@ -99,3 +103,10 @@ export class MessageReader implements RecordReader<unknown> {
     }
   }
 }
+
+/** For Ring.release: frees the block a leftover big message points to. */
+export const leftoverBlocks: RecordReader<void> = {
+  read(data, start, end, flags) {
+    if ((flags & FLAG_EXTERNAL) !== 0) discardExternal(new Decoder().decode(data, start, end) as BlockHandle);
+  },
+};

@@ -6,7 +6,7 @@ import { Connection, brokenPipe, bytesArg, maxlengthArg, tooLong } from './conne
 import { EOFError, ValueError } from './errors.js';
 import { Feeder, type PutResult } from './feeder.js';
 import type { BlockHandle } from './heap.js';
-import { MessageReader, Outgoing } from './messages.js';
+import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
 import { READERS, type Side, WRITERS, adoptEnd, dropEnd, endClosed, endGone, holdEnd, sendEnd } from './pipe_ends.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
 import { GONE, Ring } from './ring.js';
@@ -126,7 +126,7 @@ export class PipeConnection extends Connection implements Shareable {
   /** send() that blocks while the pipe is full. */
   sendSync(obj: unknown): void {
     const { ring, feeder } = this.checkSend();
-    PipeConnection.sent(feeder.putSync(this.encode(ring, obj), Infinity));
+    PipeConnection.sent(feeder.putSync(this.encode(ring, obj), Infinity, false));
   }
 
   private bytesOut(buf: unknown, offset: unknown, size: unknown): Outgoing {
@@ -142,7 +142,7 @@ export class PipeConnection extends Connection implements Shareable {
 
   sendBytesSync(buf: ArrayBufferView, offset?: number, size?: number): void {
     const out = this.bytesOut(buf, offset, size);
-    PipeConnection.sent(this.feeder!.putSync(out, Infinity));
+    PipeConnection.sent(this.feeder!.putSync(out, Infinity, false));
   }
 
   private received(got: unknown, reader: MessageReader): unknown {
@@ -216,7 +216,7 @@ export class PipeConnection extends Connection implements Shareable {
 function release(ring: Ring, side: Side): void {
   dropEnd(ring.header, side);
   ring.wakeAll();
-  ring.release();
+  ring.release(leftoverBlocks);
 }
 
 /** Connections collected without close() still let their peers see EOF. */

@@ -6,10 +6,10 @@ import { Empty, Full, ValueError } from './errors.js';
 import { Feeder, type PutResult } from './feeder.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
 import type { BlockHandle } from './heap.js';
-import { MessageReader, Outgoing } from './messages.js';
+import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
 import { EXTRA, NOTHING, Ring } from './ring.js';
-import { checkInteger, checkOptions, timeoutToMs } from './validate.js';
+import { checkBoolean, checkInteger, checkOptions, timeoutToMs } from './validate.js';
 
 /** Ring size of a queue: room for thousands of small messages; bigger ones go outside. */
 const QUEUE_RING_BYTES = 256 * 1024;
@@ -30,14 +30,12 @@ export interface GetOptions {
   signal?: AbortSignal;
 }
 
-function putTimeout(options: PutOptions | undefined): number {
+/** { block, timeout } as a timeout in ms (0 when not blocking). */
+function blockTimeout(options: PutOptions | GetOptions | undefined): number {
+  if (options === undefined) return Infinity;
   const { block = true, timeout } = checkOptions<PutOptions>('options', options);
-  return block === false ? 0 : timeoutToMs('options.timeout', timeout);
-}
-
-function getTimeout(options: GetOptions | undefined): number {
-  const { block = true, timeout } = checkOptions<GetOptions>('options', options);
-  return block === false ? 0 : timeoutToMs('options.timeout', timeout);
+  if (!checkBoolean('options.block', block)) return 0;
+  return timeoutToMs('options.timeout', timeout);
 }
 
 interface QueueHandle extends SharedHandle {
@@ -116,7 +114,7 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.feeder.idle().then(() => this.ring.release());
+    void this.feeder.idle().then(() => this.ring.release(leftoverBlocks));
   }
 
   /** Python's join_thread: resolves when this process's pending puts are in the queue. */
@@ -157,19 +155,17 @@ export class Queue<T = unknown> extends RingQueue<T> {
 
   /** Put `obj`, waiting for room when the queue is full. Rejects with Full after the timeout. */
   async put(obj: T, options?: PutOptions): Promise<void> {
-    const timeoutMs = putTimeout(options);
+    const timeoutMs = blockTimeout(options);
     const out = this.encode(obj, 'put');
-    // An unbounded queue never makes a put wait (Python's feeder thread): the message
-    // is in the ring now, or pending here until the ring has room.
-    this.putResult(await this.feeder.put(out, this.maxsize === 0 ? Infinity : timeoutMs, this.maxsize === 0));
+    // Only the message count makes a put wait (Python's feeder thread): a message the
+    // count allows is in the ring now, or pending here until the ring has room.
+    this.putResult(await this.feeder.put(out, timeoutMs, true));
   }
 
   /** put() that blocks the thread instead of returning a Promise. */
   putSync(obj: T, options?: PutOptions): void {
-    const timeoutMs = putTimeout(options);
-    const out = this.encode(obj, 'putSync');
-    // Unbounded: never waits (Python's feeder thread); a full ring keeps it pending here.
-    this.putResult(this.feeder.putSync(out, timeoutMs, this.maxsize === 0));
+    const timeoutMs = blockTimeout(options);
+    this.putResult(this.feeder.putSync(this.encode(obj, 'putSync'), timeoutMs, true));
   }
 
   /** put(obj, { block: false }), without a Promise: throws Full when the queue is full. */
@@ -179,12 +175,12 @@ export class Queue<T = unknown> extends RingQueue<T> {
 
   /** Remove and return the first message, waiting for one. Rejects with Empty after the timeout. */
   get(options?: GetOptions): Promise<T> {
-    const timeoutMs = getTimeout(options);
+    const timeoutMs = blockTimeout(options);
     return this.getValue(timeoutMs, options?.signal);
   }
 
   getSync(options?: GetOptions): T {
-    return this.getSyncValue(getTimeout(options));
+    return this.getSyncValue(blockTimeout(options));
   }
 
   /** get({ block: false }) without a Promise: throws Empty when there is no message. */
@@ -195,13 +191,13 @@ export class Queue<T = unknown> extends RingQueue<T> {
   /** How many messages are in the queue (approximate while others use it, as in Python). */
   qsize(): number {
     this.checkOpen();
-    return this.ring.count();
+    return this.feeder.count();
   }
 
   /** Whether the queue holds maxsize messages (never, for an unbounded queue). */
   full(): boolean {
     this.checkOpen();
-    return this.maxsize > 0 && this.ring.count() >= this.maxsize;
+    return this.maxsize > 0 && this.feeder.count() >= this.maxsize;
   }
 }
 
@@ -225,7 +221,7 @@ export class SimpleQueue<T = unknown> extends RingQueue<T> {
 
   /** put() that blocks while the queue's ring is full. */
   putSync(obj: T): void {
-    this.putResult(this.feeder.putSync(this.encode(obj, 'putSync'), Infinity));
+    this.putResult(this.feeder.putSync(this.encode(obj, 'putSync'), Infinity, false));
   }
 
   get(options?: Pick<GetOptions, 'signal'>): Promise<T> {

@@ -23,7 +23,7 @@
 // sleeps. Writers waiting for room do the same with W_SLEEP and HEAD. The count and the
 // word are checked in Dekker order (count, then word; commit, then count), all seq-cst.
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock, retainBlock, trackOwner } from './heap.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
 import { PID } from './owner.js';
 import { flushPendingNow, hasPending } from './pending_writes.js';
@@ -135,7 +135,33 @@ export class Ring {
     return blockHandle(this.block);
   }
 
-  release(): void {
+  /**
+   * Drop this reference. When it is the last one anywhere, `leftover` first sees each
+   * record still in the ring (so that what records point to, big messages' blocks, is
+   * freed with it).
+   */
+  release(leftover?: RecordReader<void>): void {
+    if (leftover !== undefined && !this.block.released && refcount(this.block) === 1) {
+      const h = this.header;
+      let head = Atomics.load(h, HEAD);
+      const tail = Atomics.load(h, TAIL);
+      while (head !== tail) {
+        let off = head & this.mask;
+        let word = this.words[off >> 2]!;
+        if (word === PAD) {
+          head = (head + this.capacity - off) | 0;
+          off = 0;
+          word = this.words[0]!;
+        }
+        const len = word & LEN_MASK;
+        try {
+          leftover.read(this.data, off + RECORD_HEADER, off + RECORD_HEADER + len, word & ~LEN_MASK);
+        } catch {
+          // a record that cannot be read holds nothing to free
+        }
+        head = (head + align8(RECORD_HEADER + len)) | 0;
+      }
+    }
     releaseBlock(this.block);
   }
 
@@ -155,12 +181,12 @@ export class Ring {
    * Append a record now if there is room (and fewer than `maxsize` messages, when > 0).
    * Never waits but for the writers' lock, which is held only while a record is copied.
    */
-  tryPut(payload: Uint8Array, flags: number, maxsize: number): boolean {
+  tryPut(payload: Uint8Array, len: number, flags: number, maxsize: number): boolean {
     const w = this.wlock;
     if (Atomics.compareExchange(w, 0, 0, PID) !== 0) acquireWordSync(w, Infinity, 'queue writer lock');
     let done: boolean;
     try {
-      done = this.append(payload, flags, maxsize);
+      done = this.append(payload, len, flags, maxsize);
     } finally {
       releaseWord(w);
     }
@@ -169,9 +195,8 @@ export class Ring {
   }
 
   /** Writers' lock held. */
-  private append(payload: Uint8Array, flags: number, maxsize: number): boolean {
+  private append(payload: Uint8Array, len: number, flags: number, maxsize: number): boolean {
     const h = this.header;
-    const len = payload.length;
     if (len > this.maxPayload) throw new RangeError(`record of ${len} bytes exceeds the ring's ${this.maxPayload}`);
     const tail = Atomics.load(h, TAIL);
     const head = Atomics.load(h, HEAD);
@@ -195,7 +220,7 @@ export class Ring {
       const at = off + RECORD_HEADER;
       for (let k = 0; k < len; k++) data[at + k] = payload[k]!;
     } else {
-      this.data.set(payload, off + RECORD_HEADER);
+      this.data.set(len === payload.length ? payload : payload.subarray(0, len), off + RECORD_HEADER);
     }
     Atomics.store(h, TAIL, (tail + advance) | 0); // the commit
     Atomics.add(h, PUT_N, 1);
