@@ -15,6 +15,9 @@ import { type PendingWriter, addPending, removePending } from './pending_writes.
 /** How a put ended: written, timed out (Full), or the reading end is gone (pipes). */
 export type PutResult = boolean | typeof GONE;
 
+/** How long a Sync put that may buffer first waits for room in the ring. */
+const BUFFER_AFTER_MS = 0.1;
+
 interface Pending {
   payload: Uint8Array;
   flags: number;
@@ -69,6 +72,11 @@ export class Feeder implements PendingWriter {
     this.flushNow();
     if (this.queue.length === 0 && this.ring.tryPut(out.payload, out.length, out.flags, this.maxsize)) return true;
     if (buffer && this.countRoom()) {
+      // A reader draining the ring makes room within microseconds: a short spin for it
+      // keeps a fast producer writing straight into the ring instead of buffering.
+      if (this.queue.length === 0 && this.writeSync(out.payload, out.length, out.flags, 0, deadlineAfter(BUFFER_AFTER_MS)) === true) {
+        return true;
+      }
       this.enqueue(out, 0, Infinity, null);
       return true;
     }
