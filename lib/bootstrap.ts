@@ -18,7 +18,7 @@ import { flushBeforeExit } from './pending_writes.js';
 import { adoptAsCurrent, currentProcess, endChildren, enterChild, importingTarget } from './process.js';
 import { fromWire } from './reduction.js';
 import type { ChildJob } from './spawn.js';
-import { type InstanceRef, resolveInstance, resolveTarget, setMainModule, type TargetRef } from './targets.js';
+import { refModule, resolveInstance, resolveTarget, setMainModule } from './targets.js';
 
 /** forkserver_shared.ts's tracer, inline: a spawned child loads nothing of the forkserver. */
 const trace =
@@ -86,14 +86,6 @@ function armParentDeath(watchPid: number): () => void {
   return () => clearInterval(timer);
 }
 
-function moduleOf(ref: TargetRef | InstanceRef): string {
-  if ('kind' in ref) {
-    if (ref.kind === 'export') return ref.module;
-    if (ref.kind === 'source') return 'its source';
-  }
-  return ref.candidates.join(' or ');
-}
-
 const main = (async function main(job: ChildJob): Promise<void> {
   trace?.('main');
   process.argv = [process.argv[0]!, ...job.argv.slice(1)];
@@ -133,15 +125,15 @@ const main = (async function main(job: ChildJob): Promise<void> {
     let target: unknown;
     if (job.instance !== null) {
       const ref = job.instance;
-      instance = await importingTarget(moduleOf(ref), () => resolveInstance(ref));
+      instance = await importingTarget(refModule(ref), () => resolveInstance(ref));
     }
     if (job.target !== null) {
       const ref = job.target;
-      target = ref.kind === 'source' ? await resolveTarget(ref) : await importingTarget(moduleOf(ref), () => resolveTarget(ref));
+      target = ref.kind === 'source' ? await resolveTarget(ref) : await importingTarget(refModule(ref), () => resolveTarget(ref));
     }
     const own: Record<string, unknown> = {};
     for (const [key, ref] of Object.entries(job.methods ?? {})) {
-      own[key] = await importingTarget(moduleOf(ref), () => resolveTarget(ref));
+      own[key] = await importingTarget(refModule(ref), () => resolveTarget(ref));
     }
     if (job.loadLibrary) require('./index.js'); // registers every shared type's reviver
     if (job.fields !== null) Object.assign(own, fromWire(job.fields));

@@ -30,6 +30,11 @@ const T_UTF16 = 8; // u32 char count, then UTF-16LE (strings with lone surrogate
 const T_ARRAY = 9; // u32 length, then the elements
 const T_OBJECT = 10; // u32 key count, then key (a string value), value, ...
 const T_TYPED = 11; // u8 kind, u32 byte length, then the bytes
+const T_INT32_ARRAY = 12; // u32 length, then int32 elements: an array of small integers
+const T_FLOAT64_ARRAY = 13; // u32 length, then float64 elements: an array of numbers
+
+/** Arrays of numbers at least this long are written packed (no tag per element). */
+const PACKED_MIN = 8;
 
 /** Strings up to this length are written char by char (faster than a native call). */
 const SHORT_STRING = 32;
@@ -179,6 +184,28 @@ export class Encoder {
     }
   }
 
+  /** An array of numbers (no holes) as one packed run; false if it is not one. */
+  private packed(a: unknown[]): boolean {
+    const n = a.length;
+    let ints = true;
+    for (let k = 0; k < n; k++) {
+      const e = a[k];
+      if (typeof e !== 'number') return false;
+      if (ints && ((e | 0) !== e || (e === 0 && 1 / e < 0))) ints = false;
+    }
+    const width = ints ? 4 : 8;
+    this.ensure(5 + n * width);
+    const dv = this.dv;
+    let p = this.pos;
+    this.buf[p] = ints ? T_INT32_ARRAY : T_FLOAT64_ARRAY;
+    dv.setUint32(p + 1, n, true);
+    p += 5;
+    if (ints) for (let k = 0; k < n; k++, p += 4) dv.setInt32(p, a[k] as number, true);
+    else for (let k = 0; k < n; k++, p += 8) dv.setFloat64(p, a[k] as number, true);
+    this.pos = p;
+    return true;
+  }
+
   private string(s: string): void {
     const n = s.length;
     if (n <= SHORT_STRING) {
@@ -236,6 +263,7 @@ export class Encoder {
     if (Array.isArray(v)) {
       const n = v.length;
       if (Object.getPrototypeOf(v) !== Array.prototype) throw BAIL; // a subclass
+      if (n >= PACKED_MIN && this.packed(v)) return;
       this.u8(T_ARRAY);
       this.u32(n);
       for (let k = 0; k < n; k++) {
@@ -332,6 +360,19 @@ export class Decoder {
         this.need(n, end);
         const a = new Array(n);
         for (let k = 0; k < n; k++) a[k] = this.value(end, depth + 1);
+        return a;
+      }
+      case T_INT32_ARRAY:
+      case T_FLOAT64_ARRAY: {
+        const n = this.u32(end);
+        const width = tag === T_INT32_ARRAY ? 4 : 8;
+        this.need(n * width, end);
+        const a = new Array<number>(n);
+        const dv = this.dv;
+        let p = this.pos;
+        if (width === 4) for (let k = 0; k < n; k++, p += 4) a[k] = dv.getInt32(p, true);
+        else for (let k = 0; k < n; k++, p += 8) a[k] = dv.getFloat64(p, true);
+        this.pos = p;
         return a;
       }
       case T_OBJECT: {

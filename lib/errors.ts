@@ -29,7 +29,17 @@ export class AuthenticationError extends defineError('ERR_MP_AUTH') {}
 /** Barrier aborted, reset or timed out. */
 export class BrokenBarrierError extends defineError('ERR_MP_BROKEN_BARRIER') {}
 /** The pool worker running a task died. */
-export class WorkerLostError extends defineError('ERR_MP_WORKER_LOST') {}
+export class WorkerLostError extends defineError('ERR_MP_WORKER_LOST') {
+  /** The worker's exit code (process.exit(n)), or null when a signal ended it. */
+  readonly exitcode: number | null;
+  /** The signal that ended the worker ('SIGKILL', ...), or null. */
+  readonly signal: string | null;
+  constructor(message: string, info: { exitcode?: number | null; signal?: string | null } = {}) {
+    super(message);
+    this.exitcode = info.exitcode ?? null;
+    this.signal = info.signal ?? null;
+  }
+}
 /** recv on a connection whose other end is closed and drained. */
 export class EOFError extends defineError('ERR_MP_EOF') {}
 

@@ -45,3 +45,6 @@ export { Connection } from './connection.js';
 export { Pipe } from './pipe.js';
 export type { PipeOptions } from './pipe.js';
 export * as connection from './connection_api.js';
+export { Pool } from './pool.js';
+export type { ApplyOptions, IMapOptions, MapOptions, PoolOptions, TaskOptions } from './pool.js';
+export { AsyncResult } from './async_result.js';

@@ -556,3 +556,10 @@ export function adoptAsCurrent(obj: object | null, target: unknown, args: unknow
   counter = 1;
   return currentProcess();
 }
+
+/** @internal Resolves with the exit code once `p` (started) has ended; holds no ref on the loop. */
+export function exitedOf(p: Process): Promise<number> {
+  const popen = stateOf(p).popen;
+  if (popen === null) throw new ProcessError('process not started');
+  return popen.exited;
+}

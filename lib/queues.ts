@@ -101,6 +101,12 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
     return this.reader.finish(got) as T;
   }
 
+  /** @internal The next message, or undefined when there is none; never waits. */
+  takeNow(): T | undefined {
+    const got = this.ring.tryTake(this.reader);
+    return got === NOTHING ? undefined : (this.reader.finish(got) as T);
+  }
+
   /** Whether the queue is empty (a snapshot: others may put or get right after). */
   empty(): boolean {
     this.checkOpen();

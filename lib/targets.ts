@@ -55,6 +55,15 @@ export interface InstanceRef {
   fields: Record<string, unknown>;
 }
 
+/** Where a reference's code comes from, for messages and the entry-module guard. */
+export function refModule(ref: TargetRef | InstanceRef): string {
+  if ('kind' in ref) {
+    if (ref.kind === 'export') return ref.module;
+    if (ref.kind === 'source') return 'its source';
+  }
+  return ref.candidates.join(' or ');
+}
+
 // ---------------------------------------------------------------------------------------
 // Finding exports without importing (parent side)
 

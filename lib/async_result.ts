@@ -1,0 +1,86 @@
+// AsyncResult: what Pool.applyAsync/mapAsync/starmapAsync return (Python's
+// multiprocessing.pool.AsyncResult).
+import { TimeoutError, ValueError } from './errors.js';
+import { timeoutToMs } from './validate.js';
+
+export class AsyncResult<T> {
+  private readonly promise: Promise<T>;
+  private resolveFn!: (value: T) => void;
+  private rejectFn!: (err: Error) => void;
+  private state: 'pending' | 'ok' | 'failed' = 'pending';
+
+  /** @internal Pools make these. */
+  constructor(
+    private readonly callback?: (value: T) => void,
+    private readonly errorCallback?: (err: Error) => void,
+  ) {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.resolveFn = resolve;
+      this.rejectFn = reject;
+    });
+    // A failure nobody asks for must not be an unhandled rejection (Python keeps it too).
+    this.promise.catch(() => {});
+  }
+
+  /** @internal */
+  resolve(value: T): void {
+    if (this.state !== 'pending') return;
+    this.state = 'ok';
+    this.resolveFn(value);
+    if (this.callback !== undefined) queueMicrotask(() => this.callback!(value));
+  }
+
+  /** @internal */
+  reject(err: Error): void {
+    if (this.state !== 'pending') return;
+    this.state = 'failed';
+    this.rejectFn(err);
+    if (this.errorCallback !== undefined) queueMicrotask(() => this.errorCallback!(err));
+  }
+
+  /** @internal */
+  get settled(): boolean {
+    return this.state !== 'pending';
+  }
+
+  /** The result; rejects with the task's error, or TimeoutError after `timeout` seconds. */
+  async get(timeout?: number | null): Promise<T> {
+    const ms = timeoutToMs('timeout', timeout);
+    if (ms === Infinity || this.state !== 'pending') return this.promise;
+    if (!(await this.settles(ms))) throw new TimeoutError(`the result was not ready within ${timeout} s`);
+    return this.promise;
+  }
+
+  /** Resolves when the result is ready, or after `timeout` seconds. */
+  async wait(timeout?: number | null): Promise<void> {
+    const ms = timeoutToMs('timeout', timeout);
+    if (ms === Infinity) {
+      await this.promise.catch(() => {});
+      return;
+    }
+    await this.settles(ms);
+  }
+
+  private settles(ms: number): Promise<boolean> {
+    if (this.state !== 'pending') return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.promise
+        .catch(() => {})
+        .then(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+    });
+  }
+
+  ready(): boolean {
+    return this.state !== 'pending';
+  }
+
+  /** Whether the task succeeded. ValueError before it is ready. */
+  successful(): boolean {
+    if (this.state === 'pending') throw new ValueError('the result is not ready yet');
+    return this.state === 'ok';
+  }
+}

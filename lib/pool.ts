@@ -1,0 +1,599 @@
+// Pool (Python's multiprocessing.pool.Pool): worker processes that pull chunks of work
+// from one shared task queue (natural load balance) and put one result per chunk on a
+// result queue the parent drains. A function goes to each worker once (by reference or
+// as source, through the worker's control pipe) and is then named by id.
+//
+// Failures: a task's error rejects that task (RemoteError with the worker's stack); a
+// worker that dies fails only the chunk it was running (its slot in the shared
+// `running` array says which) with WorkerLostError, and is replaced; an initializer that
+// throws breaks the pool (every pending and later task fails). The parent's event loop
+// is held only while tasks are outstanding: an idle pool never keeps the process alive,
+// and its daemon workers end with it.
+import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { AsyncResult } from './async_result.js';
+import { callerFile } from './code_location.js';
+import type { Connection } from './connection.js';
+import { RemoteError, ValueError, WorkerLostError } from './errors.js';
+import { Pipe } from './pipe.js';
+import { type ErrorInfo, INIT_FAILED, type Result, type Task, type WorkerArgs } from './pool_worker.js';
+import { Process, cpuCount, exitedOf } from './process.js';
+import { type Progress, type ProgressOption, progressFor } from './progress.js';
+import { Queue } from './queues.js';
+import { Ring } from './ring.js';
+import { RawArray } from './shared_array.js';
+import { type TargetRef, describeTarget } from './targets.js';
+import { checkInteger, checkOptions, describe } from './validate.js';
+import { warmUp } from './warmup.js';
+
+const POOL_RING_BYTES = 1 << 20;
+const WORKER_TARGET = { module: pathToFileURL(join(__dirname, 'pool_worker.js')).href, name: 'poolWorker' };
+
+type Fn = ((...args: never[]) => unknown) | { module: string; name: string };
+
+export interface PoolOptions {
+  /** Worker processes (default: cpuCount()). */
+  processes?: number | null;
+  /** Run in each worker before its first task; if it throws, the pool is broken. */
+  initializer?: Fn | null;
+  initargs?: unknown[];
+  /** Replace a worker after this many tasks (chunks); null/undefined: never. */
+  maxtasksperchild?: number | null;
+  /** A context (mp.getContext('forkserver')) whose start method the workers use. */
+  context?: { Process: typeof Process } | null;
+}
+
+export interface TaskOptions {
+  /** Drop the pending tasks and reject with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface MapOptions extends TaskOptions {
+  /** Items per task; default as Python's: len / (4 * processes), rounded up. */
+  chunksize?: number | null;
+  /** A callback (done, total) after each chunk, or true for a progress bar on a TTY stderr. */
+  progress?: ProgressOption;
+}
+
+export interface IMapOptions extends TaskOptions {
+  /** Items per task (default 1). */
+  chunksize?: number;
+  progress?: ProgressOption;
+}
+
+export interface ApplyOptions<R> extends TaskOptions {
+  callback?: (result: R) => void;
+  errorCallback?: (err: Error) => void;
+}
+
+/** Where a chunk's result goes. */
+interface Job {
+  /** Still wants results (false once settled or aborted). */
+  live: boolean;
+  chunk(index: number, ok: boolean, payload: unknown): void;
+  fail(err: Error): void;
+}
+
+interface Worker {
+  proc: Process;
+  control: Connection;
+}
+
+function remoteError(info: ErrorInfo): RemoteError {
+  const err = new RemoteError(`${info.name}: ${info.message}`, info.error, info.stack);
+  err.stack = `${err.name}: ${err.message}\n--- stack in the worker ---\n${info.stack}`;
+  return err;
+}
+
+function signalName(code: number): string | null {
+  if (code >= 0) return null;
+  for (const [name, n] of Object.entries(osConstants.signals)) if (n === -code) return name;
+  return `signal ${-code}`;
+}
+
+function checkFn(name: string, fn: unknown): Fn {
+  if (typeof fn === 'function') return fn as Fn;
+  if (fn !== null && typeof fn === 'object' && typeof (fn as { module?: unknown }).module === 'string') return fn as Fn;
+  throw new TypeError(`${name} must be a function or a { module, name } reference, got ${describe(fn)}`);
+}
+
+function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal === null) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
+  return signal;
+}
+
+function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown> {
+  return (
+    v !== null &&
+    (typeof v === 'object' || typeof v === 'string') &&
+    (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' ||
+      typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
+  );
+}
+
+async function toArray(name: string, it: unknown): Promise<unknown[]> {
+  if (Array.isArray(it)) return it;
+  if (!isIterable(it)) throw new TypeError(`${name} must be an iterable or async iterable, got ${describe(it)}`);
+  if (typeof (it as Iterable<unknown>)[Symbol.iterator] === 'function') return Array.from(it as Iterable<unknown>);
+  const out: unknown[] = [];
+  for await (const x of it as AsyncIterable<unknown>) out.push(x);
+  return out;
+}
+
+let workerCounter = 0;
+
+export class Pool implements AsyncDisposable {
+  private state: 'run' | 'close' | 'terminate' = 'run';
+  private readonly size: number;
+  private readonly workers: (Worker | null)[];
+  // Rings of 1 MiB: a default-sized map chunk (len / (4 x processes) items) fits whole.
+  private readonly tasks = new Queue<Task>(0, Ring.create(POOL_RING_BYTES));
+  private readonly results = new Queue<Result>(0, Ring.create(POOL_RING_BYTES));
+  private readonly running: Int32Array;
+  private readonly ProcessClass: typeof Process;
+  private readonly initializer: TargetRef | null;
+  private readonly initargs: unknown[];
+  private readonly maxtasks: number;
+  private readonly fnIds = new WeakMap<object, number>();
+  private readonly refIds = new Map<string, number>();
+  private readonly fnRefs: [number, TargetRef][] = [];
+  private readonly chunks = new Map<number, { job: Job; index: number }>();
+  private nextChunk = 1;
+  private broken: RemoteError | null = null;
+  private draining = false;
+  private drainAbort: AbortController | null = null;
+  private readonly exits = new Set<Promise<unknown>>();
+
+  constructor(options?: PoolOptions) {
+    const o = checkOptions<PoolOptions>('options', options);
+    const processes = o.processes === undefined || o.processes === null ? cpuCount() : checkInteger('options.processes', o.processes, 0);
+    if (processes < 1) throw new ValueError('options.processes must be at least 1');
+    this.size = processes;
+    const caller = callerFile();
+    this.initializer = o.initializer === undefined || o.initializer === null ? null : describeTarget(checkFn('options.initializer', o.initializer), caller);
+    if (o.initargs !== undefined && !Array.isArray(o.initargs)) throw new TypeError(`options.initargs must be an array, got ${describe(o.initargs)}`);
+    this.initargs = o.initargs ?? [];
+    this.maxtasks = o.maxtasksperchild === undefined || o.maxtasksperchild === null ? 0 : checkInteger('options.maxtasksperchild', o.maxtasksperchild, 1);
+    this.ProcessClass = o.context?.Process ?? Process;
+    this.running = RawArray('i', processes) as unknown as Int32Array;
+    this.workers = new Array(processes).fill(null);
+    for (let i = 0; i < processes; i++) this.spawn(i);
+    warmUp(); // while the workers boot
+  }
+
+  // ----------------------------------------------------------------------- workers
+
+  private spawn(index: number): void {
+    const [theirs, ours] = Pipe({ duplex: false });
+    const args: WorkerArgs = {
+      tasks: this.tasks,
+      results: this.results,
+      control: theirs,
+      running: this.running,
+      index,
+      initializer: this.initializer,
+      initargs: this.initargs,
+      maxtasks: this.maxtasks,
+      fns: this.fnRefs,
+    };
+    const proc = new this.ProcessClass({ target: WORKER_TARGET, args: [args], name: `PoolWorker-${++workerCounter}`, daemon: true });
+    Atomics.store(this.running, index, 0);
+    proc.start();
+    theirs.close(); // the child holds its own end now (its handle was taken at start)
+    this.workers[index] = { proc, control: ours };
+    const exited = exitedOf(proc).then((code) => this.exited(index, proc, code));
+    this.exits.add(exited);
+    void exited.finally(() => this.exits.delete(exited));
+  }
+
+  private exited(index: number, proc: Process, code: number): void {
+    const w = this.workers[index];
+    if (w === undefined || w === null || w.proc !== proc) return;
+    this.workers[index] = null;
+    w.control.close();
+    // Results it put before dying are taken first: only a chunk still without a result was lost.
+    this.takeResults();
+    const chunkId = Atomics.exchange(this.running, index, 0);
+    const entry = chunkId === 0 ? undefined : this.chunks.get(chunkId);
+    if (entry !== undefined) {
+      this.chunks.delete(chunkId);
+      const signal = signalName(code);
+      const how = signal === null ? `exit code ${code}` : signal;
+      entry.job.fail(
+        new WorkerLostError(`worker ${proc.name} (pid ${proc.pid}) died (${how}) while running a task`, {
+          exitcode: signal === null ? code : null,
+          signal,
+        }),
+      );
+    }
+    if (this.broken !== null || this.state === 'terminate') return;
+    if (this.state === 'run' || this.chunks.size > 0) {
+      this.spawn(index);
+      if (this.state === 'close') this.tasks.putSync(null);
+    }
+    this.settleIdle();
+  }
+
+  // ----------------------------------------------------------------------- dispatch
+
+  private fnId(fn: Fn): number {
+    const isRef = typeof fn !== 'function';
+    const key = isRef ? `${fn.module}\0${fn.name}` : '';
+    let id = isRef ? this.refIds.get(key) : this.fnIds.get(fn);
+    if (id !== undefined) return id;
+    const ref = describeTarget(fn, callerFile());
+    id = this.fnRefs.length + 1;
+    this.fnRefs.push([id, ref]);
+    if (isRef) this.refIds.set(key, id);
+    else this.fnIds.set(fn, id);
+    for (const w of this.workers) if (w !== null) w.control.sendSync([id, ref]);
+    return id;
+  }
+
+  private checkRunning(): void {
+    if (this.state !== 'run') throw new ValueError('Pool not running');
+  }
+
+  private send(job: Job, fnId: number, star: 0 | 1, items: unknown[], index: number): void {
+    if (this.broken !== null) {
+      job.fail(this.broken);
+      return;
+    }
+    const id = this.nextChunk;
+    this.nextChunk = id >= 0x3fffffff ? 1 : id + 1;
+    this.chunks.set(id, { job, index });
+    this.tasks.putSync([id, fnId, star, items]);
+    if (!this.draining) void this.drain();
+  }
+
+  /** Hand every result already in the result queue to its job. */
+  private takeResults(): void {
+    for (let r = this.results.takeNow(); r !== undefined; r = this.results.takeNow()) this.handle(r);
+  }
+
+  private handle([chunkId, ok, payload]: Result): void {
+    if (chunkId === 0) {
+      if (ok === INIT_FAILED) this.breakPool(payload as ErrorInfo);
+      return;
+    }
+    const entry = this.chunks.get(chunkId);
+    if (entry === undefined) return; // its job was aborted
+    this.chunks.delete(chunkId);
+    if (!entry.job.live) return;
+    if (ok === 1) entry.job.chunk(entry.index, true, payload);
+    else entry.job.fail(remoteError(payload as ErrorInfo));
+  }
+
+  private breakPool(info: ErrorInfo): void {
+    if (this.broken !== null) return;
+    const err = new RemoteError(`the pool's initializer failed: ${info.name}: ${info.message}`, info.error, info.stack);
+    this.broken = err;
+    const jobs = new Set([...this.chunks.values()].map((e) => e.job));
+    this.chunks.clear();
+    for (const job of jobs) job.fail(err);
+    for (const w of this.workers) w?.proc.terminate();
+  }
+
+  /** Drain results while chunks are outstanding; the pending get is what holds the loop. */
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.chunks.size > 0) {
+        this.takeResults();
+        if (this.chunks.size === 0) break;
+        const abort = new AbortController();
+        this.drainAbort = abort;
+        let r: Result;
+        try {
+          r = await this.results.get({ signal: abort.signal });
+        } catch {
+          continue; // chunks were dropped (abort, terminate): look again
+        } finally {
+          this.drainAbort = null;
+        }
+        this.handle(r);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Forget `job`'s outstanding chunks (aborted or failed); their results will be ignored. */
+  private drop(job: Job): void {
+    for (const [id, e] of this.chunks) if (e.job === job) this.chunks.delete(id);
+    if (this.chunks.size === 0) this.drainAbort?.abort();
+  }
+
+  private watch(job: Job, signal: AbortSignal | undefined): void {
+    if (signal === undefined) return;
+    if (signal.aborted) {
+      job.fail(signal.reason as Error);
+      return;
+    }
+    signal.addEventListener('abort', () => job.fail(signal.reason as Error), { once: true });
+  }
+
+  // ----------------------------------------------------------------------- the API
+
+  /** fn(...args) in a worker; resolves with its result. */
+  apply<R>(fn: Fn, args: unknown[] = [], options?: TaskOptions): Promise<R> {
+    return this.applyAsync<R>(fn, args, options).get();
+  }
+
+  applyAsync<R>(fn: Fn, args: unknown[] = [], options?: ApplyOptions<R>): AsyncResult<R> {
+    this.checkRunning();
+    const f = checkFn('fn', fn);
+    if (!Array.isArray(args)) throw new TypeError(`args must be an array, got ${describe(args)}`);
+    const o = checkOptions<ApplyOptions<R>>('options', options);
+    const signal = checkSignal(o.signal);
+    const result = new AsyncResult<R>(o.callback, o.errorCallback);
+    const job: Job = {
+      live: true,
+      chunk: (_i, _ok, payload) => {
+        job.live = false;
+        result.resolve((payload as R[])[0]!);
+      },
+      fail: (err) => {
+        if (!job.live) return;
+        job.live = false;
+        this.drop(job);
+        result.reject(err);
+      },
+    };
+    this.watch(job, signal);
+    if (job.live) this.send(job, this.fnId(f), 1, [args], 0);
+    return result;
+  }
+
+  /** fn over every item, in order (Python's map); rejects with the first error. */
+  async map<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: MapOptions): Promise<R[]> {
+    return (await this.mapAsyncOf<R>(fn, iterable, options, 0)).get();
+  }
+
+  mapAsync<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: MapOptions & ApplyOptions<R[]>): Promise<AsyncResult<R[]>> {
+    return this.mapAsyncOf<R>(fn, iterable, options, 0);
+  }
+
+  /** fn(...args) for every args array, in order (Python's starmap). */
+  async starmap<R>(fn: Fn, iterable: Iterable<unknown[]> | AsyncIterable<unknown[]>, options?: MapOptions): Promise<R[]> {
+    return (await this.mapAsyncOf<R>(fn, iterable, options, 1)).get();
+  }
+
+  starmapAsync<R>(
+    fn: Fn,
+    iterable: Iterable<unknown[]> | AsyncIterable<unknown[]>,
+    options?: MapOptions & ApplyOptions<R[]>,
+  ): Promise<AsyncResult<R[]>> {
+    return this.mapAsyncOf<R>(fn, iterable, options, 1);
+  }
+
+  private async mapAsyncOf<R>(fn: Fn, iterable: unknown, options: (MapOptions & ApplyOptions<R[]>) | undefined, star: 0 | 1): Promise<AsyncResult<R[]>> {
+    this.checkRunning();
+    const f = checkFn('fn', fn);
+    const o = checkOptions<MapOptions & ApplyOptions<R[]>>('options', options);
+    const signal = checkSignal(o.signal);
+    let chunksize = o.chunksize === undefined || o.chunksize === null ? 0 : checkInteger('options.chunksize', o.chunksize, 1);
+    const items = await toArray('iterable', iterable);
+    if (star === 1) {
+      for (const [i, a] of items.entries()) if (!Array.isArray(a)) throw new TypeError(`iterable[${i}] must be an array of arguments, got ${describe(a)}`);
+    }
+    this.checkRunning();
+    const result = new AsyncResult<R[]>(o.callback, o.errorCallback);
+    const n = items.length;
+    if (n === 0) {
+      result.resolve([]);
+      return result;
+    }
+    if (chunksize === 0) chunksize = Math.ceil(n / (this.size * 4));
+    const progress = progressFor(o.progress, n);
+    const out = new Array<R>(n);
+    const chunks = Math.ceil(n / chunksize);
+    let sent = 0;
+    let done = 0;
+    // Chunks go out as results come back, a bounded number ahead: the task ring then
+    // never overflows into the feeder, whose waiting would cost a wake per task taken.
+    const ahead = Math.max(64, this.size * 16);
+    const sendMore = () => {
+      while (job.live && sent < chunks && sent - done < ahead) {
+        const i = sent++;
+        this.send(job, fnId, star, items.slice(i * chunksize, (i + 1) * chunksize), i);
+      }
+    };
+    const job: Job = {
+      live: true,
+      chunk: (index, _ok, payload) => {
+        const values = payload as R[];
+        const start = index * chunksize;
+        for (let k = 0; k < values.length; k++) out[start + k] = values[k]!;
+        progress.add(values.length);
+        if (++done === chunks) {
+          job.live = false;
+          progress.end();
+          result.resolve(out);
+        } else {
+          sendMore();
+        }
+      },
+      fail: (err) => {
+        if (!job.live) return;
+        job.live = false;
+        this.drop(job);
+        progress.end();
+        result.reject(err);
+      },
+    };
+    this.watch(job, signal);
+    if (!job.live) return result;
+    const fnId = this.fnId(f);
+    sendMore();
+    return result;
+  }
+
+  /** Results in order, as they come; pulls the iterable lazily (an endless one works). */
+  imap<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: IMapOptions): AsyncIterableIterator<R> {
+    return this.imapOf<R>(fn, iterable, options, true);
+  }
+
+  /** Results as they complete, in any order. */
+  imapUnordered<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: IMapOptions): AsyncIterableIterator<R> {
+    return this.imapOf<R>(fn, iterable, options, false);
+  }
+
+  private imapOf<R>(fn: Fn, iterable: unknown, options: IMapOptions | undefined, ordered: boolean): AsyncIterableIterator<R> {
+    this.checkRunning();
+    const f = checkFn('fn', fn);
+    const o = checkOptions<IMapOptions>('options', options);
+    const signal = checkSignal(o.signal);
+    const chunksize = o.chunksize === undefined || o.chunksize === null ? 1 : checkInteger('options.chunksize', o.chunksize, 1);
+    if (!isIterable(iterable)) throw new TypeError(`iterable must be an iterable or async iterable, got ${describe(iterable)}`);
+    const total = Array.isArray(iterable) ? iterable.length : undefined;
+    const progress = progressFor(o.progress, total);
+    return this.stream<R>(f, iterable, chunksize, ordered, signal, progress);
+  }
+
+  private async *stream<R>(
+    fn: Fn,
+    iterable: Iterable<unknown> | AsyncIterable<unknown>,
+    chunksize: number,
+    ordered: boolean,
+    signal: AbortSignal | undefined,
+    progress: Progress,
+  ): AsyncIterableIterator<R> {
+    const syncIt = typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function' ? (iterable as Iterable<unknown>)[Symbol.iterator]() : null;
+    const asyncIt = syncIt === null ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]() : null;
+    const ready = new Map<number, R[]>();
+    const arrivals: number[] = [];
+    let failure: Error | null = null;
+    let wake: (() => void) | null = null;
+    const job: Job = {
+      live: true,
+      chunk: (index, _ok, payload) => {
+        ready.set(index, payload as R[]);
+        arrivals.push(index);
+        wake?.();
+      },
+      fail: (err) => {
+        if (failure === null) failure = err;
+        wake?.();
+      },
+    };
+    this.watch(job, signal);
+    // Bounded read-ahead: at most this many chunks in flight.
+    const ahead = Math.max(16, this.size * 8);
+    let sent = 0;
+    let next = 0; // next index to yield (ordered)
+    let exhausted = false;
+    let items = 0;
+    const pull = async (): Promise<unknown[]> => {
+      const chunk: unknown[] = [];
+      while (chunk.length < chunksize) {
+        const r = syncIt !== null ? syncIt.next() : await asyncIt!.next();
+        if (r.done) {
+          exhausted = true;
+          break;
+        }
+        chunk.push(r.value);
+      }
+      return chunk;
+    };
+    try {
+      let fnId = 0;
+      for (;;) {
+        while (!exhausted && sent - next < ahead && failure === null) {
+          this.checkRunning();
+          const chunk = await pull();
+          if (chunk.length === 0) break;
+          if (fnId === 0) fnId = this.fnId(fn);
+          items += chunk.length;
+          this.send(job, fnId, 0, chunk, sent++);
+        }
+        if (exhausted) progress.setTotal(items);
+        if (failure !== null) throw failure;
+        if (ordered) {
+          while (ready.has(next)) {
+            const values = ready.get(next)!;
+            ready.delete(next++);
+            progress.add(values.length);
+            for (const v of values) yield v;
+          }
+        } else {
+          while (arrivals.length > 0) {
+            const index = arrivals.shift()!;
+            const values = ready.get(index)!;
+            ready.delete(index);
+            next++;
+            progress.add(values.length);
+            for (const v of values) yield v;
+          }
+        }
+        if (exhausted && next === sent) return;
+        if (failure !== null) throw failure;
+        if (ready.has(next) || (!ordered && arrivals.length > 0)) continue;
+        if (!exhausted && sent - next < ahead) continue;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = null;
+      }
+    } finally {
+      job.live = false;
+      this.drop(job);
+      progress.end();
+      await syncIt?.return?.();
+      await asyncIt?.return?.();
+    }
+  }
+
+  // ----------------------------------------------------------------------- lifecycle
+
+  /** No more tasks; the workers exit once the queued ones are done. */
+  close(): void {
+    if (this.state !== 'run') return;
+    this.state = 'close';
+    for (const w of this.workers) if (w !== null) this.tasks.putSync(null);
+  }
+
+  /** Stop the workers now; outstanding tasks reject. Resolves when they are gone. */
+  async terminate(): Promise<void> {
+    if (this.state !== 'terminate') {
+      this.state = 'terminate';
+      const err = new ValueError('the pool was terminated before the task finished');
+      const jobs = new Set([...this.chunks.values()].map((e) => e.job));
+      this.chunks.clear();
+      this.drainAbort?.abort();
+      for (const job of jobs) job.fail(err);
+      for (const w of this.workers) w?.proc.kill();
+    }
+    await this.join();
+  }
+
+  /** Resolves when every worker has exited (after close() or terminate()). */
+  async join(): Promise<void> {
+    if (this.state === 'run') throw new ValueError('Pool is still running: call close() or terminate() first');
+    while (this.workers.some((w) => w !== null)) {
+      await Promise.all(this.workers.map((w) => (w === null ? null : w.proc.join())));
+      await Promise.all([...this.exits]);
+    }
+    this.release();
+  }
+
+  private settleIdle(): void {
+    if (this.state !== 'run' && this.workers.every((w) => w === null)) this.release();
+  }
+
+  private released = false;
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.tasks.cancelJoinThread();
+    this.tasks.close();
+    this.results.close();
+  }
+
+  /** `await using pool = new Pool()`: terminate at scope exit (Python's `with Pool()`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.terminate();
+  }
+}
