@@ -17,7 +17,7 @@ import { callerFile } from './code_location.js';
 import type { Connection } from './connection.js';
 import { RemoteError, ValueError, WorkerLostError } from './errors.js';
 import { Pipe } from './pipe.js';
-import { type ErrorInfo, INIT_FAILED, type Result, type Task, type WorkerArgs } from './pool_worker.js';
+import { EXIT_BY_SENTINEL, type ErrorInfo, INIT_FAILED, type Result, type Task, type WorkerArgs } from './pool_worker.js';
 import { Process, cpuCount, exitedOf } from './process.js';
 import { type Progress, type ProgressOption, progressFor } from './progress.js';
 import { Queue } from './queues.js';
@@ -144,7 +144,6 @@ export class Pool implements AsyncDisposable {
   private broken: RemoteError | null = null;
   private draining = false;
   private drainAbort: AbortController | null = null;
-  private readonly exits = new Set<Promise<unknown>>();
 
   constructor(options?: PoolOptions) {
     const o = checkOptions<PoolOptions>('options', options);
@@ -183,9 +182,7 @@ export class Pool implements AsyncDisposable {
     proc.start();
     theirs.close(); // the child holds its own end now (its handle was taken at start)
     this.workers[index] = { proc, control: ours };
-    const exited = exitedOf(proc).then((code) => this.exited(index, proc, code));
-    this.exits.add(exited);
-    void exited.finally(() => this.exits.delete(exited));
+    void exitedOf(proc).then((code) => this.exited(index, proc, code));
   }
 
   private exited(index: number, proc: Process, code: number): void {
@@ -196,7 +193,7 @@ export class Pool implements AsyncDisposable {
     // Results it put before dying are taken first: only a chunk still without a result was lost.
     this.takeResults();
     const chunkId = Atomics.exchange(this.running, index, 0);
-    const entry = chunkId === 0 ? undefined : this.chunks.get(chunkId);
+    const entry = chunkId <= 0 ? undefined : this.chunks.get(chunkId);
     if (entry !== undefined) {
       this.chunks.delete(chunkId);
       const signal = signalName(code);
@@ -209,10 +206,9 @@ export class Pool implements AsyncDisposable {
       );
     }
     if (this.broken !== null || this.state === 'terminate') return;
-    if (this.state === 'run' || this.chunks.size > 0) {
-      this.spawn(index);
-      if (this.state === 'close') this.tasks.putSync(null);
-    }
+    // Replaced unless it left by taking its exit sentinel (a closing pool): a worker that
+    // died, or left after maxtasksperchild, did not take one, and its replacement will.
+    if (this.state === 'run' || chunkId !== EXIT_BY_SENTINEL) this.spawn(index);
     this.settleIdle();
   }
 
@@ -349,45 +345,70 @@ export class Pool implements AsyncDisposable {
 
   /** fn over every item, in order (Python's map); rejects with the first error. */
   async map<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: MapOptions): Promise<R[]> {
-    return (await this.mapAsyncOf<R>(fn, iterable, options, 0)).get();
+    return this.mapAsyncOf<R>(fn, iterable, options, 0).get();
   }
 
-  mapAsync<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: MapOptions & ApplyOptions<R[]>): Promise<AsyncResult<R[]>> {
+  mapAsync<R>(fn: Fn, iterable: Iterable<unknown> | AsyncIterable<unknown>, options?: MapOptions & ApplyOptions<R[]>): AsyncResult<R[]> {
     return this.mapAsyncOf<R>(fn, iterable, options, 0);
   }
 
   /** fn(...args) for every args array, in order (Python's starmap). */
   async starmap<R>(fn: Fn, iterable: Iterable<unknown[]> | AsyncIterable<unknown[]>, options?: MapOptions): Promise<R[]> {
-    return (await this.mapAsyncOf<R>(fn, iterable, options, 1)).get();
+    return this.mapAsyncOf<R>(fn, iterable, options, 1).get();
   }
 
   starmapAsync<R>(
     fn: Fn,
     iterable: Iterable<unknown[]> | AsyncIterable<unknown[]>,
     options?: MapOptions & ApplyOptions<R[]>,
-  ): Promise<AsyncResult<R[]>> {
+  ): AsyncResult<R[]> {
     return this.mapAsyncOf<R>(fn, iterable, options, 1);
   }
 
-  private async mapAsyncOf<R>(fn: Fn, iterable: unknown, options: (MapOptions & ApplyOptions<R[]>) | undefined, star: 0 | 1): Promise<AsyncResult<R[]>> {
+  /**
+   * Arguments are checked now; an array or sync iterable is read now, an async one is
+   * read first and its items then go out (the result settles either way).
+   */
+  private mapAsyncOf<R>(fn: Fn, iterable: unknown, options: (MapOptions & ApplyOptions<R[]>) | undefined, star: 0 | 1): AsyncResult<R[]> {
     this.checkRunning();
     const f = checkFn('fn', fn);
     const o = checkOptions<MapOptions & ApplyOptions<R[]>>('options', options);
     const signal = checkSignal(o.signal);
-    let chunksize = o.chunksize === undefined || o.chunksize === null ? 0 : checkInteger('options.chunksize', o.chunksize, 1);
-    const items = await toArray('iterable', iterable);
-    if (star === 1) {
-      for (const [i, a] of items.entries()) if (!Array.isArray(a)) throw new TypeError(`iterable[${i}] must be an array of arguments, got ${describe(a)}`);
-    }
-    this.checkRunning();
+    const chunksize = o.chunksize === undefined || o.chunksize === null ? 0 : checkInteger('options.chunksize', o.chunksize, 1);
+    if (!isIterable(iterable)) throw new TypeError(`iterable must be an iterable or async iterable, got ${describe(iterable)}`);
     const result = new AsyncResult<R[]>(o.callback, o.errorCallback);
+    const start = (items: unknown[]) => {
+      if (star === 1) {
+        for (const [i, a] of items.entries()) if (!Array.isArray(a)) throw new TypeError(`iterable[${i}] must be an array of arguments, got ${describe(a)}`);
+      }
+      this.checkRunning();
+      this.mapItems(f, items, chunksize, star, signal, o.progress, result);
+    };
+    if (typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      start(Array.isArray(iterable) ? iterable : Array.from(iterable as Iterable<unknown>));
+    } else {
+      toArray('iterable', iterable).then(start).catch((err: Error) => result.reject(err));
+    }
+    return result;
+  }
+
+  private mapItems<R>(
+    f: Fn,
+    items: unknown[],
+    chunksizeOption: number,
+    star: 0 | 1,
+    signal: AbortSignal | undefined,
+    progressOption: ProgressOption | undefined,
+    result: AsyncResult<R[]>,
+  ): void {
     const n = items.length;
     if (n === 0) {
       result.resolve([]);
-      return result;
+      return;
     }
+    let chunksize = chunksizeOption;
     if (chunksize === 0) chunksize = Math.ceil(n / (this.size * 4));
-    const progress = progressFor(o.progress, n);
+    const progress = progressFor(progressOption, n);
     const out = new Array<R>(n);
     const chunks = Math.ceil(n / chunksize);
     let sent = 0;
@@ -425,10 +446,9 @@ export class Pool implements AsyncDisposable {
       },
     };
     this.watch(job, signal);
-    if (!job.live) return result;
+    if (!job.live) return;
     const fnId = this.fnId(f);
     sendMore();
-    return result;
   }
 
   /** Results in order, as they come; pulls the iterable lazily (an endless one works). */
@@ -572,9 +592,13 @@ export class Pool implements AsyncDisposable {
   /** Resolves when every worker has exited (after close() or terminate()). */
   async join(): Promise<void> {
     if (this.state === 'run') throw new ValueError('Pool is still running: call close() or terminate() first');
-    while (this.workers.some((w) => w !== null)) {
-      await Promise.all(this.workers.map((w) => (w === null ? null : w.proc.join())));
-      await Promise.all([...this.exits]);
+    for (;;) {
+      const live = this.workers.filter((w) => w !== null);
+      if (live.length === 0) break;
+      // join() holds the event loop (the exit watchers do not): a replacement started
+      // meanwhile is joined on the next round.
+      await Promise.all(live.map((w) => w.proc.join()));
+      await new Promise((r) => setImmediate(r));
     }
     this.release();
   }

@@ -4,7 +4,7 @@
 // that the parent can fail exactly that chunk if the worker dies.
 //
 // Messages (arrays, so the codec's fast path carries them):
-//   task:   [chunkId, fnId, star (0|1), items]      or null: exit
+//   task:   [chunkId, fnId, star (0|1), items]      or null: exit (one per worker, at close)
 //   result: [chunkId, 1, values] | [chunkId, 0, error] | [0, INIT_FAILED, error]
 // Functions come by reference or source once (pool.ts sends each new one to every
 // worker's control pipe before the first chunk that uses it) and are then named by id.
@@ -15,6 +15,8 @@ import { type TargetRef, refModule, resolveTarget } from './targets.js';
 import { warmUp } from './warmup.js';
 
 export const INIT_FAILED = 1;
+/** A worker's slot when it leaves because it took an exit sentinel (a closing pool). */
+export const EXIT_BY_SENTINEL = -1;
 
 export type Task = [chunkId: number, fnId: number, star: 0 | 1, items: unknown[]] | null;
 export type Result = [chunkId: number, ok: 0 | 1, payload: unknown];
@@ -84,7 +86,10 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
   warmUp();
   for (let done = 0; a.maxtasks === 0 || done < a.maxtasks; done++) {
     const task = a.tasks.getSync();
-    if (task === null) break;
+    if (task === null) {
+      Atomics.store(a.running, a.index, EXIT_BY_SENTINEL); // it took its sentinel: no replacement
+      return;
+    }
     const [chunkId, fnId, star, items] = task;
     Atomics.store(a.running, a.index, chunkId);
     let result: Result;
