@@ -253,7 +253,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   private readonly window: number;
   private pool: Pool | null = null;
   private state: 'open' | 'shutdown' = 'open';
-  private readonly queue: WorkItem[] = [];
+  private readonly queue: (WorkItem | undefined)[] = [];
   private head = 0;
   private pending = 0;
   private running = 0;
@@ -356,6 +356,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     this.state = 'shutdown';
     if (cancelFutures) {
       for (let i = this.head; i < this.queue.length; i++) this.cancel(this.queue[i]!);
+      this.compact();
       for (const run of [...this.feeding]) this.stop(run, new CancelledError('map: the rest of the iterables was cancelled by shutdown({ cancelFutures: true })'));
       this.checkIdle();
     }
@@ -406,16 +407,24 @@ export class ProcessPoolExecutor implements AsyncDisposable {
   private dispatch(): void {
     while (this.running < this.window && this.pending > 0) {
       const item = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as WorkItem;
+      this.queue[this.head++] = undefined;
       if (item.state !== 'pending') continue; // cancelled (and already counted out)
       this.pending--;
       this.start(item);
     }
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    this.compact();
+    this.checkIdle();
+  }
+
+  /** Drop the queue's taken and cancelled entries once they are a burden. */
+  private compact(): void {
+    if (this.pending === 0) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
       this.head = 0;
     }
-    this.checkIdle();
   }
 
   private start(item: WorkItem): void {
@@ -540,12 +549,15 @@ export class ProcessPoolExecutor implements AsyncDisposable {
 
   private async *results(run: MapRun, deadline: number, timeout: unknown): AsyncIterableIterator<unknown> {
     let i = 0;
+    let current: WorkItem | null = null;
     try {
       for (;;) {
         if (i < run.slots.length) {
           const slot = run.slots[i]!;
           run.slots[i++] = null; // the consumer holds only what it has not yet seen
+          current = slot.item;
           const values = await within(slot.values, deadline, timeout);
+          current = null;
           for (const v of values) yield v;
           continue;
         }
@@ -566,6 +578,7 @@ export class ProcessPoolExecutor implements AsyncDisposable {
       // Left early (break, a task's error, the timeout): the rest is not wanted, as in Python.
       run.wake = null;
       this.stop(run, null);
+      if (current !== null) this.cancel(current); // the one that timed out, if it has not started
       for (let k = i; k < run.slots.length; k++) {
         const slot = run.slots[k];
         if (slot !== null && slot !== undefined) this.cancel(slot.item);

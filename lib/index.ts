@@ -48,3 +48,5 @@ export * as connection from './connection_api.js';
 export { Pool } from './pool.js';
 export type { ApplyOptions, IMapOptions, MapOptions, PoolOptions, TaskOptions } from './pool.js';
 export { AsyncResult } from './async_result.js';
+export { ProcessPoolExecutor } from './futures.js';
+export type { ExecutorMapOptions, FunctionReference, ProcessPoolExecutorOptions, ShutdownOptions } from './futures.js';

@@ -79,13 +79,22 @@ function copyOut(data: Uint8Array, start: number, end: number): Buffer {
 /** Reads message records; `asBytes` gives every message as its bytes (recvBytes). */
 export class MessageReader implements RecordReader<unknown> {
   private readonly decoder = new Decoder();
+  /**
+   * Called with a message as it is read, while its record is not yet consumed (the
+   * ring's readers' lock held): a pool worker claims its task there, so that no instant
+   * exists where the task is taken but not yet claimed. Not called for messages that
+   * need work after the consume (v8 format, big ones).
+   */
+  onRead: ((value: unknown) => void) | null = null;
   constructor(private readonly asBytes = false) {}
 
   read(data: Uint8Array, start: number, end: number, flags: number): unknown {
     if ((flags & FLAG_EXTERNAL) !== 0) return new Deferred(this.decoder.decode(data, start, end), flags, false);
     if (this.asBytes || (flags & FLAG_BYTES) !== 0) return copyOut(data, start, end);
     const value = this.decoder.decode(data, start, end);
-    return this.decoder.wire ? new Deferred(value, flags, true) : value;
+    if (this.decoder.wire) return new Deferred(value, flags, true);
+    this.onRead?.(value);
+    return value;
   }
 
   /** The message a record read by `read` stands for (call once, after the consume). */

@@ -194,7 +194,11 @@ export class Pool implements AsyncDisposable {
     this.takeResults();
     const chunkId = Atomics.exchange(this.running, index, 0);
     const entry = chunkId <= 0 ? undefined : this.chunks.get(chunkId);
-    if (entry !== undefined) {
+    // Claimed as it was read: if it died before the record was consumed, the record is
+    // still first in the queue and another worker will take it.
+    const head = this.tasks.peekNow();
+    const stillQueued = Array.isArray(head) && head[0] === chunkId;
+    if (entry !== undefined && !stillQueued) {
       this.chunks.delete(chunkId);
       const signal = signalName(code);
       const how = signal === null ? `exit code ${code}` : signal;

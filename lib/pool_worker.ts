@@ -84,6 +84,11 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
   }
 
   warmUp();
+  // The task is claimed (its id in our slot) as it is read, before its record is
+  // consumed: there is no instant at which a task is taken but nobody's.
+  a.tasks.onTake = (task) => {
+    if (task !== null) Atomics.store(a.running, a.index, task[0]);
+  };
   for (let done = 0; a.maxtasks === 0 || done < a.maxtasks; done++) {
     const task = a.tasks.getSync();
     if (task === null) {
@@ -91,7 +96,7 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
       return;
     }
     const [chunkId, fnId, star, items] = task;
-    Atomics.store(a.running, a.index, chunkId);
+    Atomics.store(a.running, a.index, chunkId); // claimed already, unless it came the v8 way
     let result: Result;
     try {
       const fn = await fnFor(fnId);

@@ -50,6 +50,7 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
   protected readonly feeder: Feeder;
   private readonly out = new Outgoing();
   private readonly reader = new MessageReader();
+  private readonly peekReader = new MessageReader();
   private closed = false;
 
   protected constructor(maxsize: number, ring: Ring | null) {
@@ -99,6 +100,20 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
       throw new Empty(`${this.kind} is empty`);
     }
     return this.reader.finish(got) as T;
+  }
+
+  /** @internal See MessageReader.onRead. */
+  set onTake(fn: ((value: T) => void) | null) {
+    this.reader.onRead = fn as ((value: unknown) => void) | null;
+  }
+
+  /**
+   * @internal The first message, not consumed (see Ring.peek), or undefined. A message
+   * that needs work after its consume (v8 format, big) comes back as an opaque object.
+   */
+  peekNow(): unknown {
+    const got = this.ring.peek(this.peekReader);
+    return got === NOTHING ? undefined : got;
   }
 
   /** @internal The next message, or undefined when there is none; never waits. */

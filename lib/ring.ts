@@ -146,13 +146,9 @@ export class Ring {
       let head = Atomics.load(h, HEAD);
       const tail = Atomics.load(h, TAIL);
       while (head !== tail) {
-        let off = head & this.mask;
-        let word = this.words[off >> 2]!;
-        if (word === PAD) {
-          head = (head + this.capacity - off) | 0;
-          off = 0;
-          word = this.words[0]!;
-        }
+        head = this.skipPad(head);
+        const off = head & this.mask;
+        const word = this.words[off >> 2]!;
         const len = word & LEN_MASK;
         try {
           leftover.read(this.data, off + RECORD_HEADER, off + RECORD_HEADER + len, word & ~LEN_MASK);
@@ -261,13 +257,9 @@ export class Ring {
     try {
       let head = Atomics.load(h, HEAD);
       if (head !== Atomics.load(h, TAIL)) {
-        let off = head & this.mask;
-        let word = this.words[off >> 2]!;
-        if (word === PAD) {
-          head = (head + this.capacity - off) | 0;
-          off = 0;
-          word = this.words[0]!;
-        }
+        head = this.skipPad(head);
+        const off = head & this.mask;
+        const word = this.words[off >> 2]!;
         const len = word & LEN_MASK;
         const start = off + RECORD_HEADER;
         consumed = true;
@@ -284,6 +276,27 @@ export class Ring {
       if (consumed && Atomics.load(h, W_SLEEP) > 0) wake(h, HEAD, 0x7fffffff);
     }
     return value;
+  }
+
+  /** The byte counter of the record at `head`: past the PAD that ends the data, if any. */
+  private skipPad(head: number): number {
+    const off = head & this.mask;
+    return this.words[off >> 2] === PAD ? (head + this.capacity - off) | 0 : head;
+  }
+
+  /**
+   * Read the first record without consuming it or taking the lock (NOTHING when empty).
+   * Only for a process that is the ring's one writer: nobody can overwrite the record
+   * while it reads; a reader may consume it meanwhile, and the answer is then stale.
+   */
+  peek<T>(reader: RecordReader<T>): T | typeof NOTHING {
+    const h = this.header;
+    const head = Atomics.load(h, HEAD);
+    if (head === Atomics.load(h, TAIL)) return NOTHING;
+    const off = this.skipPad(head) & this.mask;
+    const word = this.words[off >> 2]!;
+    const start = off + RECORD_HEADER;
+    return reader.read(this.data, start, start + (word & LEN_MASK), word & ~LEN_MASK);
   }
 
   /** Take a record, waiting up to `timeoutMs`. NOTHING on timeout; GONE if `gone` says so. */
