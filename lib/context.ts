@@ -15,9 +15,6 @@ export type { StartMethod };
 
 const DEFAULT_METHOD: StartMethod = 'spawn';
 
-/** Environment of a forkserver's warm child: the server's pid (its OS parent). */
-export const WARM_ENV = 'MP_FORKSERVER_PID';
-
 /** The method chosen for this process, null until something needed one. */
 let actual: StartMethod | null = null;
 

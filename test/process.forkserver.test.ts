@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as v8 from 'node:v8';
 import * as mp from 'multiprocessing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixturePath, fixtureUrl, hasProc, isRunning, runScript, startScript, taggedProcesses, waitGone } from './helpers/scripts.js';
+import { fixturePath, fixtureUrl, hasProc, isRunning, runScript, startScript, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
 
 const TARGETS = fixtureUrl('process-targets.mjs');
 const T = (name: string) => ({ module: TARGETS, name });
@@ -26,9 +26,7 @@ function ppidOf(pid: number): number {
 /** The server and its warm children end with the program that started them. */
 async function expectNoneLeft(tag: string): Promise<void> {
   if (!hasProc) return;
-  const end = Date.now() + 5000;
-  while (taggedProcesses(tag).length > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
-  expect(taggedProcesses(tag)).toEqual([]);
+  expect(await taggedProcessesAfter(tag)).toEqual([]);
 }
 
 describe.skipIf(!posix)('forkserver', () => {
@@ -90,12 +88,8 @@ describe.skipIf(!posix)('forkserver', () => {
     expect(reports.find((x) => 'nested' in x)).toEqual({ nested: 0 });
     expect(reports.find((x) => 'codes' in x)).toEqual({ codes: [0, 1, 9], burst: [0, 0, 0, 0, 0, 0] });
     expect(r.stderr).toMatch(/^Process Process-\d+:\nError: failed on purpose/m);
-    if (hasProc) {
-      // The server and its warm children end with the program.
-      const end = Date.now() + 5000;
-      while (taggedProcesses(tag).length > 0 && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
-      expect(taggedProcesses(tag)).toEqual([]);
-    }
+    // The server and its warm children end with the program.
+    await expectNoneLeft(tag);
   });
 
   it('args of every structured-clone type arrive, through the mailbox and (too big for it) through the server', async () => {
