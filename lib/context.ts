@@ -9,7 +9,8 @@ import { ProcessError, ValueError } from './errors.js';
 import type * as api from './index.js';
 import { markInternalProcessClass, Process, startMethodKey } from './process.js';
 import type { StartMethod } from './spawn.js';
-import { checkOptions, describe } from './validate.js';
+import { checkOptions, checkString, describe } from './validate.js';
+import { callerFile, resolveSpecifier } from './code_location.js';
 
 export type { StartMethod };
 
@@ -134,4 +135,36 @@ export function getContext(method?: StartMethod | null): Context {
   let ctx = contexts.get(m);
   if (ctx === undefined) contexts.set(m, (ctx = build(m)));
   return ctx;
+}
+
+// --- set_forkserver_preload ------------------------------------------------------------
+
+let preloads: string[] = [];
+let preloadListener: ((urls: readonly string[]) => void) | null = null;
+
+/**
+ * Python's set_forkserver_preload: modules the forkserver's warm processes import before
+ * they are handed a job, so that a start does not wait for them. Specifiers resolve from
+ * the calling file, as import() there would; a module that fails to load is skipped.
+ */
+export function setForkserverPreload(moduleNames: readonly string[]): void {
+  if (!Array.isArray(moduleNames)) throw new TypeError(`moduleNames must be an array of module specifiers, got ${describe(moduleNames)}`);
+  const caller = callerFile();
+  preloads = moduleNames.map((m, i) => {
+    const spec = checkString(`moduleNames[${i}]`, m);
+    const url = caller === undefined ? undefined : resolveSpecifier(spec, caller);
+    if (url === undefined) throw new ValueError(`moduleNames[${i}]: cannot resolve '${spec}' from ${caller ?? 'this process'}`);
+    return url;
+  });
+  preloadListener?.(preloads);
+}
+
+/** @internal For forkserver.ts (loaded on first use). */
+export function forkserverPreloads(): readonly string[] {
+  return preloads;
+}
+
+/** @internal */
+export function onForkserverPreload(listener: (urls: readonly string[]) => void): void {
+  preloadListener = listener;
 }

@@ -21,6 +21,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as v8 from 'node:v8';
+import { forkserverPreloads, onForkserverPreload } from './context.js';
 import { ProcessError } from './errors.js';
 import * as S from './forkserver_shared.js';
 import { native } from './native.js';
@@ -248,16 +249,18 @@ class Server {
 
   /** Ask the server to have warm children import the modules of this job's target. */
   private learn(job: ChildJob): void {
-    let fresh: string[] | null = null;
-    const add = (m: string | undefined) => {
-      if (m === undefined || this.preloads.has(m) || this.preloads.size >= MAX_PRELOADS) return;
+    this.preload([homeOf(job.target), homeOf(job.instance), ...Object.values(job.methods ?? {}).map(homeOf)]);
+  }
+
+  /** Have warm children import these module URLs (those not asked for yet). */
+  preload(modules: readonly (string | undefined)[]): void {
+    const fresh: string[] = [];
+    for (const m of modules) {
+      if (m === undefined || this.preloads.has(m) || this.preloads.size >= MAX_PRELOADS) continue;
       this.preloads.add(m);
-      (fresh ??= []).push(m);
-    };
-    add(homeOf(job.target));
-    add(homeOf(job.instance));
-    for (const ref of Object.values(job.methods ?? {})) add(homeOf(ref));
-    if (fresh !== null) this.proc.send({ t: 'preload', modules: fresh } satisfies S.ParentMessage);
+      fresh.push(m);
+    }
+    if (fresh.length > 0) this.proc.send({ t: 'preload', modules: fresh } satisfies S.ParentMessage);
   }
 }
 
@@ -309,6 +312,11 @@ class ForkserverPopen extends BasePopen {
 }
 
 registerLauncher('forkserver', (job, options) => {
-  if (server === null || server.dead) server = new Server();
+  if (server === null || server.dead) {
+    server = new Server();
+    server.preload(forkserverPreloads());
+  }
   return server.launch(job, options);
 });
+
+onForkserverPreload((urls) => server?.preload(urls));

@@ -37,7 +37,7 @@ export { Process, activeChildren, cpuCount, currentProcess, parentProcess } from
 export type { ParentProcess, ProcessOptions, TargetReference } from './process.js';
 export { isMainModule } from './main_module.js';
 export type { ModuleRef } from './main_module.js';
-export { getAllStartMethods, getContext, getStartMethod, setStartMethod } from './context.js';
+export { getAllStartMethods, getContext, getStartMethod, setForkserverPreload, setStartMethod } from './context.js';
 export type { Context, GetStartMethodOptions, SetStartMethodOptions, StartMethod } from './context.js';
 export { JoinableQueue, Queue, SimpleQueue } from './queues.js';
 export type { GetOptions, PutOptions } from './queues.js';

@@ -68,6 +68,25 @@ describe.skipIf(!posix)('forkserver', () => {
     expect(p.exitcode).toBe(-9);
   });
 
+  it('setForkserverPreload: later warm processes import the modules before their job', async () => {
+    expect(() => mp.setForkserverPreload('x' as never)).toThrow(TypeError);
+    expect(() => mp.setForkserverPreload(['./fixtures/no-such-module.mjs'])).toThrow(mp.ValueError);
+    mp.setForkserverPreload(['./fixtures/forkserver-preload.mjs']);
+    const flag = new mp.Value('i', 0);
+    // Warm processes booted before the call may not have it; one booted after does.
+    let seen = 0;
+    for (let i = 0; i < 6 && seen === 0; i++) {
+      const p = new ctx.Process({ target: T('reportPreloaded'), args: [flag] });
+      p.start();
+      await p.join();
+      expect(p.exitcode).toBe(0);
+      seen = flag.value;
+      if (seen === 0) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(seen).toBe(1);
+    mp.setForkserverPreload([]);
+  });
+
   it('a shared Value changed by a forkserver child', async () => {
     const v = mp.Value('d', 0);
     const p = new ctx.Process({ target: T('setValue'), args: [v, 2.5] });
