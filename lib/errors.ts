@@ -40,6 +40,8 @@ export class WorkerLostError extends defineError('ERR_MP_WORKER_LOST') {
     this.signal = info.signal ?? null;
   }
 }
+/** A ProcessPoolExecutor task cancelled before it started (concurrent.futures.CancelledError). */
+export class CancelledError extends defineError('ERR_MP_CANCELLED') {}
 /** recv on a connection whose other end is closed and drained. */
 export class EOFError extends defineError('ERR_MP_EOF') {}
 

@@ -13,7 +13,7 @@
 // is made at the first task, so an executor that is never used starts no processes.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MultiprocessingError, TimeoutError, ValueError } from './errors.js';
+import { CancelledError, TimeoutError, ValueError } from './errors.js';
 import { Pool } from './pool.js';
 import { type Process, cpuCount, importingTarget } from './process.js';
 import { type TargetRef, callerFile, describeTarget, refModule, resolveTarget } from './targets.js';
@@ -58,9 +58,6 @@ export interface ShutdownOptions {
 type AnyIterable = Iterable<unknown> | AsyncIterable<unknown>;
 
 /** A submission or map chunk that shutdown({ cancelFutures }) (or a map's early exit) dropped. */
-export class CancelledError extends MultiprocessingError {
-  override readonly code: 'ERR_MP_CANCELLED' = 'ERR_MP_CANCELLED';
-}
 
 const noop = () => {};
 
@@ -490,6 +487,9 @@ export class ProcessPoolExecutor implements AsyncDisposable {
     if (pool === null) return;
     pool.close();
     await pool.join();
+    // Nothing is outstanding by now; this only lets go of what Pool may still wait for
+    // (a task whose arguments could not be sent stays in its books and holds the loop).
+    await pool.terminate();
   }
 
   // ----------------------------------------------------------------------- map

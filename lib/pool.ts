@@ -244,7 +244,13 @@ export class Pool implements AsyncDisposable {
     const id = this.nextChunk;
     this.nextChunk = id >= 0x3fffffff ? 1 : id + 1;
     this.chunks.set(id, { job, index });
-    this.tasks.putSync([id, fnId, star, items]);
+    try {
+      this.tasks.putSync([id, fnId, star, items]);
+    } catch (err) {
+      // Not sendable (a function among the arguments, ...): no chunk is outstanding.
+      this.chunks.delete(id);
+      throw err;
+    }
     if (!this.draining) void this.drain();
   }
 

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 const codes: Record<string, string> = {
   Empty: 'ERR_MP_EMPTY', Full: 'ERR_MP_FULL', TimeoutError: 'ERR_MP_TIMEOUT', ProcessError: 'ERR_MP_PROCESS',
   ValueError: 'ERR_MP_VALUE', AuthenticationError: 'ERR_MP_AUTH', BrokenBarrierError: 'ERR_MP_BROKEN_BARRIER',
-  WorkerLostError: 'ERR_MP_WORKER_LOST', EOFError: 'ERR_MP_EOF',
+  WorkerLostError: 'ERR_MP_WORKER_LOST', EOFError: 'ERR_MP_EOF', CancelledError: 'ERR_MP_CANCELLED',
 };
 
 describe('errors', () => {
