@@ -49,6 +49,52 @@ async function collect<V>(it: AsyncIterable<V>): Promise<V[]> {
   return out;
 }
 
+interface ModuleRun {
+  code: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  took: number;
+  /** The `report(value)` values, in order. */
+  reports: unknown[];
+}
+
+/**
+ * Run `body` (ES module code with `mp`, `T(name)` and `report(value)` in scope) in its own
+ * node process, SIGKILLed after `ms`: for what may hang a process or end it.
+ */
+function runModule(body: string, ms: number, env: Record<string, string> = {}): Promise<ModuleRun> {
+  const script = `
+    import * as mp from ${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)};
+    const T = (name) => ({ module: ${JSON.stringify(TARGETS)}, name });
+    const report = (value) => console.log(JSON.stringify({ report: value }));
+    ${body}
+  `;
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['--input-type=module', '-e', script],
+      { timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, ...env } },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
+        const reports = stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{"report"'))
+          .map((l) => (JSON.parse(l) as { report: unknown }).report);
+        resolve({
+          code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+          timedOut: e?.killed === true,
+          stdout,
+          stderr,
+          took: performance.now() - t0,
+          reports,
+        });
+      },
+    );
+  });
+}
+
 async function* asyncRange(n: number): AsyncGenerator<number> {
   for (let i = 0; i < n; i++) {
     if (i % 3 === 0) await sleep(1);
@@ -299,7 +345,7 @@ describe('Pool with two workers', () => {
         [asyncRange(33), 3],
       ] as const) {
         const out = await collect(pool.imapUnordered<number>(targets.jitterEcho, input, { chunksize }));
-        expect(out).toHaveLength(input instanceof Array ? 40 : 33);
+        expect(out).toHaveLength(Array.isArray(input) ? 40 : 33);
         expect(new Set(out).size).toBe(out.length);
         expect([...out].sort((a, b) => a - b)).toEqual(range(out.length));
       }
@@ -439,6 +485,92 @@ describe('Pool with two workers', () => {
       expect(counter.value).toBe(6);
       expect(pids.has(pid)).toBe(false);
       for (const p of pids) expect(isRunning(p)).toBe(true);
+    });
+
+    it('a worker killed while idle is replaced; no task fails', async () => {
+      const pids = mp.Array('i', 16);
+      const own = newPool({ initializer: targets.initRecord, initargs: [pids, 'idle'] });
+      expect(await until(() => pids[0] === 2)).toBe(true);
+      const [victim] = recorded(pids);
+      process.kill(victim!, 'SIGKILL');
+      expect(await waitGone(victim!)).toBe(true);
+      expect(await until(() => pids[0] === 3)).toBe(true); // a replacement ran the initializer
+      const out = await settles(own.map<[string, number]>(targets.readInit, range(10), { chunksize: 1 }), 'map after an idle worker died');
+      expect(out.map(([v]) => v)).toEqual(Array(10).fill('idle'));
+      expect(out.some(([, pid]) => pid === victim)).toBe(false);
+      await own.terminate();
+    });
+  });
+
+  describe('user callbacks and functions', () => {
+    it('a progress callback that throws does not hang map or cause an unhandled rejection', async () => {
+      const run = await runModule(
+        `
+        let unhandled = null;
+        process.on('unhandledRejection', (e) => { unhandled = String(e && e.message); });
+        const pool = new mp.Pool({ processes: 2 });
+        const outcome = await Promise.race([
+          pool.map(T('square'), [1, 2, 3, 4, 5, 6], { chunksize: 1, progress: () => { throw new Error('progress threw'); } })
+            .then((v) => ({ resolved: v }), (e) => ({ rejected: String(e && e.message) })),
+          new Promise((r) => setTimeout(() => r('never settled'), 1500)),
+        ]);
+        const after = await Promise.race([pool.apply(T('square'), [7]), new Promise((r) => setTimeout(() => r('apply never settled'), 1500))]);
+        report({ outcome, after, unhandled });
+        await pool.terminate();
+        `,
+        10_000,
+      );
+      expect(run.timedOut, run.stderr).toBe(false);
+      const got = run.reports[0] as { outcome: unknown; after: unknown; unhandled: string | null };
+      expect(got, run.stdout + run.stderr).toBeDefined();
+      expect(got.outcome).not.toBe('never settled');
+      expect(got.unhandled).toBeNull();
+      expect(got.after).toBe(49);
+    });
+
+    it('many distinct inline arrow functions (sent as source) while one worker is busy do not deadlock', async () => {
+      // Each arrow below is a new function object: every call defines a new function for
+      // every worker. The busy worker must not make the parent block (a blocked parent
+      // never sends the task the busy worker would then wait for).
+      const run = await runModule(
+        `
+        const pool = new mp.Pool({ processes: 2 });
+        await pool.map(T('square'), [1, 2, 3, 4], { chunksize: 1 });
+        const busy = pool.apply(T('sleepValue'), [1500, 'busy done']);
+        await new Promise((r) => setTimeout(r, 100));
+        let sum = 0;
+        for (let i = 0; i < 1500; i++) sum += await pool.apply((x) => x * 2, [i]);
+        report({ sum, busy: await busy });
+        await pool.terminate();
+        `,
+        6_000,
+      );
+      expect(run.timedOut, 'the script hung (killed after 6 s)').toBe(false);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.reports[0]).toEqual({ sum: 1499 * 1500, busy: 'busy done' });
+    });
+
+    it('an argument that cannot be sent fails that call only; the open pool still lets the script exit', async () => {
+      const run = await runModule(
+        `
+        const pool = new mp.Pool({ processes: 2 });
+        const failed = [];
+        for (const call of [() => pool.apply(T('square'), [() => 1]), () => pool.map(T('square'), [1, 2, () => 3])]) {
+          try {
+            await call();
+            failed.push('no error');
+          } catch (e) {
+            failed.push(e instanceof TypeError ? 'TypeError' : String(e));
+          }
+        }
+        report({ failed, after: await pool.map(T('square'), [1, 2, 3]) });
+        // the pool is left open: the script must still end
+        `,
+        6_000,
+      );
+      expect(run.reports[0], run.stdout + run.stderr).toEqual({ failed: ['TypeError', 'TypeError'], after: [1, 4, 9] });
+      expect(run.timedOut, 'the script did not exit by itself (killed after 6 s)').toBe(false);
+      expect(run.code, run.stderr).toBe(0);
     });
   });
 
@@ -702,28 +834,31 @@ describe('lifecycle', () => {
     await settles(pool.join(), 'join');
   });
 
-  it('processes < 1 -> ValueError (and no workers start)', async () => {
-    for (const processes of [0, -1]) {
-      const err = await failure(() => new mp.Pool({ processes }));
-      expect(err, `processes: ${processes}`).toBeInstanceOf(mp.ValueError);
-      expect((err as Error).message).toMatch(/processes/);
-    }
+  it('processes: 0 -> ValueError', async () => {
+    const err = await failure(() => new mp.Pool({ processes: 0 }));
+    expect(err).toBeInstanceOf(mp.ValueError);
+    expect((err as Error).message).toMatch(/processes/);
+  });
+
+  it("processes: -1 -> ValueError, as Python's 'Number of processes must be at least 1'", async () => {
+    const err = await failure(() => new mp.Pool({ processes: -1 }));
+    expect(err).toBeInstanceOf(mp.ValueError);
+    expect((err as Error).message).toMatch(/processes/);
   });
 
   it('terminate() never hangs, even with a task spinning forever; outstanding tasks reject', async () => {
     const pids = mp.Array('i', 8);
     const flag = mp.Value('i', 0);
     const pool = newPool({ initializer: targets.initRecord, initargs: [pids, null] });
-    const spinning = pool.apply(targets.spinForever, [flag]);
-    const sleeping = pool.apply(targets.sleepForever);
-    const queued = pool.map(targets.square, range(5));
+    const outstanding = [pool.apply(targets.spinForever, [flag]), pool.apply(targets.sleepForever), pool.map(targets.square, range(5))];
+    const outcomes = Promise.allSettled(outstanding); // handled now: they reject during terminate()
     expect(await until(() => flag.value === 1 && pids[0] === 2)).toBe(true);
     const t0 = performance.now();
     await settles(pool.terminate(), 'terminate', 5_000);
     expect(performance.now() - t0).toBeLessThan(3000);
-    for (const p of [spinning, sleeping, queued]) {
-      const err = await failure(() => settles(p, 'an outstanding task', 2_000));
-      expect(err).toBeInstanceOf(mp.MultiprocessingError);
+    for (const outcome of await settles(outcomes, 'the outstanding tasks', 2_000)) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(mp.MultiprocessingError);
     }
     for (const pid of recorded(pids)) expect(isRunning(pid), `worker ${pid}`).toBe(false);
     await settles(pool.terminate(), 'a second terminate');
@@ -750,37 +885,45 @@ describe('lifecycle', () => {
 
   it('a pool left open does not keep a script from exiting, and leaves no workers', async () => {
     const tag = `pool-open-${process.pid}-${Date.now()}`;
-    const script = `
-      import * as mp from ${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)};
-      const T = (name) => ({ module: ${JSON.stringify(TARGETS)}, name });
+    const run = await runModule(
+      `
       const pool = new mp.Pool({ processes: 2 });
       const squares = await pool.map(T('square'), [1, 2, 3, 4]);
       const counter = mp.Value('i', 0);
       const pids = await pool.starmap(T('countAndSleep'), [0, 1, 2, 3].map(() => [counter, 100]), { chunksize: 1 });
-      console.log(JSON.stringify({ report: { squares, pids } }));
+      report({ squares, pids });
       // no close(), no terminate(): the script just ends here
-    `;
-    const t0 = performance.now();
-    const result = await new Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }>((resolve) => {
-      execFile(
-        process.execPath,
-        ['--input-type=module', '-e', script],
-        { timeout: 15_000, killSignal: 'SIGKILL', env: { ...process.env, MP_TEST_TAG: tag } },
-        (err, stdout, stderr) => {
-          const e = err as (Error & { code?: number; killed?: boolean }) | null;
-          resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, stdout, stderr, killed: e?.killed === true });
-        },
-      );
-    });
-    const took = performance.now() - t0;
-    expect(result.killed, `the script did not exit by itself; stderr:\n${result.stderr}`).toBe(false);
-    expect(result.code, result.stderr).toBe(0);
-    expect(took).toBeLessThan(8_000);
-    const line = result.stdout.split('\n').find((l) => l.startsWith('{"report"'));
-    expect(line, result.stdout + result.stderr).toBeDefined();
-    const report = (JSON.parse(line!) as { report: { squares: number[]; pids: number[] } }).report;
+      `,
+      15_000,
+      { MP_TEST_TAG: tag },
+    );
+    expect(run.timedOut, `the script did not exit by itself; stderr:\n${run.stderr}`).toBe(false);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.took).toBeLessThan(8_000);
+    const report = run.reports[0] as { squares: number[]; pids: number[] };
+    expect(report, run.stdout + run.stderr).toBeDefined();
     expect(report.squares).toEqual([1, 4, 9, 16]);
     for (const pid of new Set(report.pids)) expect(await waitGone(pid, 5_000), `worker ${pid}`).toBe(true);
     if (hasProc) expect(await taggedProcessesAfter(tag, 5_000)).toEqual([]);
+  });
+
+  it('a map still sending its chunks when close() is called finishes (Python: map_async, close, join)', async () => {
+    const pool = newPool();
+    const n = 300; // more chunks than are sent ahead at once
+    const r = pool.mapAsync<number>(targets.square, range(n), { chunksize: 1 });
+    pool.close();
+    expect(await settles(r.get(), 'a map pending at close()', 3_000)).toEqual(range(n).map((x) => x * x));
+    await settles(pool.join(), 'join after the map', 3_000);
+  });
+
+  it('an imap begun before close() yields all its results after close()', async () => {
+    const pool = newPool();
+    const it = pool.imap<number>(targets.square, range(100));
+    const first = await it.next();
+    expect(first).toEqual({ done: false, value: 0 });
+    pool.close();
+    const rest = await settles(collect(it), 'the rest of an imap after close()', 3_000);
+    expect([first.value, ...rest]).toEqual(range(100).map((x) => x * x));
+    await settles(pool.join(), 'join after the imap', 3_000);
   });
 });
