@@ -34,6 +34,8 @@ export class Feeder implements PendingWriter {
   private cancelled = false;
   /** Pending messages already accepted (they count; a put still waiting for room does not). */
   private accepted = 0;
+  /** putSync is writing the first pending message (flushNow must not write it again). */
+  private writing = false;
 
   /**
    * `maxsize` > 0: at most that many messages in the ring plus pending here (Python's
@@ -83,7 +85,15 @@ export class Feeder implements PendingWriter {
     const deadline = deadlineAfter(timeoutMs);
     while (this.queue.length > 0) {
       const first = this.queue[0]!;
-      const result = this.writeSync(first.payload, first.payload.length, first.flags, first.maxsize, Math.min(first.deadline, deadline));
+      // While this thread blocks here, its Sync waits flush pending writers
+      // (pending_writes.ts): not this one, whose first message is being written.
+      this.writing = true;
+      let result: PutResult;
+      try {
+        result = this.writeSync(first.payload, first.payload.length, first.flags, first.maxsize, Math.min(first.deadline, deadline));
+      } finally {
+        this.writing = false;
+      }
       if (result === false && performance.now() < first.deadline) return false; // our own deadline
       this.queue.shift();
       this.settle(first, result);
@@ -128,6 +138,7 @@ export class Feeder implements PendingWriter {
 
   /** Move pending messages into the ring while they fit; never waits. */
   flushNow(): void {
+    if (this.writing) return;
     const q = this.queue;
     while (q.length > 0) {
       const first = q[0]!;

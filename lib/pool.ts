@@ -147,7 +147,7 @@ export class Pool implements AsyncDisposable {
 
   constructor(options?: PoolOptions) {
     const o = checkOptions<PoolOptions>('options', options);
-    const processes = o.processes === undefined || o.processes === null ? cpuCount() : checkInteger('options.processes', o.processes, 0);
+    const processes = o.processes === undefined || o.processes === null ? cpuCount() : checkInteger('options.processes', o.processes, Number.MIN_SAFE_INTEGER);
     if (processes < 1) throw new ValueError('options.processes must be at least 1');
     this.size = processes;
     const caller = callerFile();
@@ -224,11 +224,21 @@ export class Pool implements AsyncDisposable {
     let id = isRef ? this.refIds.get(key) : this.fnIds.get(fn);
     if (id !== undefined) return id;
     const ref = describeTarget(fn, callerFile());
+    // An inline arrow function is a new object at each call: known by its source instead.
+    const sourceKey = ref.kind === 'source' ? `${ref.file ?? ''}\0${ref.source}` : null;
+    const known = sourceKey === null ? undefined : this.refIds.get(sourceKey);
+    if (known !== undefined) {
+      if (!isRef) this.fnIds.set(fn, known);
+      return known;
+    }
     id = this.fnRefs.length + 1;
     this.fnRefs.push([id, ref]);
     if (isRef) this.refIds.set(key, id);
     else this.fnIds.set(fn, id);
-    for (const w of this.workers) if (w !== null) w.control.sendSync([id, ref]);
+    if (sourceKey !== null) this.refIds.set(sourceKey, id);
+    // Never blocks: a busy worker's full control pipe keeps the definition pending here
+    // (a worker that needs it waits for it, and this process flushes it).
+    for (const w of this.workers) if (w !== null) w.control.send([id, ref]).catch(() => {});
     return id;
   }
 
@@ -241,6 +251,7 @@ export class Pool implements AsyncDisposable {
       job.fail(this.broken);
       return;
     }
+    if (this.state === 'terminate') return; // terminate() failed the job already
     const id = this.nextChunk;
     this.nextChunk = id >= 0x3fffffff ? 1 : id + 1;
     this.chunks.set(id, { job, index });
@@ -308,8 +319,43 @@ export class Pool implements AsyncDisposable {
 
   /** Forget `job`'s outstanding chunks (aborted or failed); their results will be ignored. */
   private drop(job: Job): void {
-    for (const [id, e] of this.chunks) if (e.job === job) this.chunks.delete(id);
+    let dropped = false;
+    for (const [id, e] of this.chunks) {
+      if (e.job === job) {
+        this.chunks.delete(id);
+        dropped = true;
+      }
+    }
+    if (dropped) this.purgeTasks();
     if (this.chunks.size === 0) this.drainAbort?.abort();
+  }
+
+  /**
+   * Take the queued tasks out and put back those still wanted: the chunks of a dropped
+   * job would otherwise still run, and later tasks would wait behind them. This process
+   * is the queue's only writer, so what it puts back keeps its order.
+   */
+  private purgeTasks(): void {
+    const keep: Task[] = [];
+    for (let t = this.tasks.takeNow(); t !== undefined; t = this.tasks.takeNow()) {
+      if (t === null || this.chunks.has(t[0])) keep.push(t);
+    }
+    for (const t of keep) this.tasks.putSync(t);
+  }
+
+  /** Jobs that still have chunks to send: close() holds the workers' exit sentinels for them. */
+  private readonly feeding = new Set<object>();
+  private sentinelsSent = false;
+
+  private fed(token: object): void {
+    this.feeding.delete(token);
+    if (this.state === 'close') this.sendSentinels();
+  }
+
+  private sendSentinels(): void {
+    if (this.sentinelsSent || this.feeding.size > 0) return;
+    this.sentinelsSent = true;
+    for (const w of this.workers) if (w !== null) this.tasks.putSync(null);
   }
 
   private watch(job: Job, signal: AbortSignal | undefined): void {
@@ -391,13 +437,21 @@ export class Pool implements AsyncDisposable {
       if (star === 1) {
         for (const [i, a] of items.entries()) if (!Array.isArray(a)) throw new TypeError(`iterable[${i}] must be an array of arguments, got ${describe(a)}`);
       }
-      this.checkRunning();
       this.mapItems(f, items, chunksize, star, signal, o.progress, result);
     };
     if (typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function') {
       start(Array.isArray(iterable) ? iterable : Array.from(iterable as Iterable<unknown>));
     } else {
-      toArray('iterable', iterable).then(start).catch((err: Error) => result.reject(err));
+      // A close() while the items are read waits for them (Python's map_async, close, join).
+      const token = {};
+      this.feeding.add(token);
+      toArray('iterable', iterable)
+        .then((items) => {
+          if (this.state === 'terminate') throw new ValueError('the pool was terminated before the task finished');
+          start(items);
+        })
+        .catch((err: Error) => result.reject(err))
+        .finally(() => this.fed(token));
     }
     return result;
   }
@@ -431,6 +485,7 @@ export class Pool implements AsyncDisposable {
         const i = sent++;
         this.send(job, fnId, star, items.slice(i * chunksize, (i + 1) * chunksize), i);
       }
+      if (sent === chunks || !job.live) this.fed(job);
     };
     const job: Job = {
       live: true,
@@ -438,7 +493,12 @@ export class Pool implements AsyncDisposable {
         const values = payload as R[];
         const start = index * chunksize;
         for (let k = 0; k < values.length; k++) out[start + k] = values[k]!;
-        progress.add(values.length);
+        try {
+          progress.add(values.length);
+        } catch (err) {
+          job.fail(err as Error); // the user's progress callback threw
+          return;
+        }
         if (++done === chunks) {
           job.live = false;
           progress.end();
@@ -451,12 +511,14 @@ export class Pool implements AsyncDisposable {
         if (!job.live) return;
         job.live = false;
         this.drop(job);
+        this.fed(job);
         progress.end();
         result.reject(err);
       },
     };
     this.watch(job, signal);
     if (!job.live) return;
+    this.feeding.add(job);
     const fnId = this.fnId(f);
     sendMore();
   }
@@ -480,7 +542,12 @@ export class Pool implements AsyncDisposable {
     if (!isIterable(iterable)) throw new TypeError(`iterable must be an iterable or async iterable, got ${describe(iterable)}`);
     const total = Array.isArray(iterable) ? iterable.length : undefined;
     const progress = progressFor(o.progress, total);
-    return this.stream<R>(f, iterable, chunksize, ordered, signal, progress);
+    // Counted as sending from now (not from its first next()), so that a close() right
+    // after imap() lets it finish. An imap that is never iterated nor return()ed holds
+    // the workers' exit until the pool is terminated.
+    const token = {};
+    this.feeding.add(token);
+    return this.stream<R>(f, iterable, chunksize, ordered, signal, progress, token);
   }
 
   private async *stream<R>(
@@ -490,6 +557,7 @@ export class Pool implements AsyncDisposable {
     ordered: boolean,
     signal: AbortSignal | undefined,
     progress: Progress,
+    token: object,
   ): AsyncIterableIterator<R> {
     const syncIt = typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function' ? (iterable as Iterable<unknown>)[Symbol.iterator]() : null;
     const asyncIt = syncIt === null ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]() : null;
@@ -532,14 +600,17 @@ export class Pool implements AsyncDisposable {
       let fnId = 0;
       for (;;) {
         while (!exhausted && sent - next < ahead && failure === null) {
-          this.checkRunning();
+          if (this.state === 'terminate') throw new ValueError('the pool was terminated before the task finished');
           const chunk = await pull();
           if (chunk.length === 0) break;
           if (fnId === 0) fnId = this.fnId(fn);
           items += chunk.length;
           this.send(job, fnId, 0, chunk, sent++);
         }
-        if (exhausted) progress.setTotal(items);
+        if (exhausted) {
+          progress.setTotal(items);
+          this.fed(token);
+        }
         if (failure !== null) throw failure;
         if (ordered) {
           while (ready.has(next)) {
@@ -570,6 +641,7 @@ export class Pool implements AsyncDisposable {
     } finally {
       job.live = false;
       this.drop(job);
+      this.fed(token);
       progress.end();
       await syncIt?.return?.();
       await asyncIt?.return?.();
@@ -582,7 +654,7 @@ export class Pool implements AsyncDisposable {
   close(): void {
     if (this.state !== 'run') return;
     this.state = 'close';
-    for (const w of this.workers) if (w !== null) this.tasks.putSync(null);
+    this.sendSentinels();
   }
 
   /** Stop the workers now; outstanding tasks reject. Resolves when they are gone. */
