@@ -33,11 +33,11 @@ import { availableParallelism } from 'node:os';
 const W_LOCK = 0;
 const TAIL = 1;
 const PUT_N = 2;
-const W_SLEEP = 3;
+const W_SLEEP = 3; // and W_SLEEP + 1: a wake is on its way to them (see wakeSleepers)
 const R_LOCK = 16;
 const HEAD = 17;
 const GET_N = 18;
-const R_SLEEP = 19;
+const R_SLEEP = 19; // and R_SLEEP + 1, likewise
 const MAGIC_WORD = 32;
 const CAP_WORD = 33;
 /** First word free for the ring's users (queues, pipes): see EXTRA_WORDS. */
@@ -77,6 +77,11 @@ export type GoneCheck = () => boolean;
 const GONE_SLICE_MS = 100;
 /** A Sync waiter with puts pending in this thread sleeps this long between flushes. */
 const FLUSH_SLICE_MS = 1;
+/**
+ * The longest sleep: a process killed between being woken and clearing the wake-in-flight
+ * flag (wakeSleepers) leaves it set, and the others then notice within this long.
+ */
+const MAX_SLICE_MS = 1000;
 
 export class Ring {
   readonly capacity: number;
@@ -186,7 +191,7 @@ export class Ring {
     } finally {
       releaseWord(w);
     }
-    if (done && Atomics.load(this.header, R_SLEEP) > 0) wake(this.header, TAIL, 1);
+    if (done) this.wakeSleepers(R_SLEEP, TAIL);
     return done;
   }
 
@@ -273,7 +278,7 @@ export class Ring {
       }
     } finally {
       releaseWord(r);
-      if (consumed && Atomics.load(h, W_SLEEP) > 0) wake(h, HEAD, 0x7fffffff);
+      if (consumed) this.wakeSleepers(W_SLEEP, HEAD);
     }
     return value;
   }
@@ -352,6 +357,26 @@ export class Ring {
   // ------------------------------------------------------------------------- waiting
 
   /**
+   * Wake the sleepers counted in `sleepers` (one reader, or all writers) unless a wake is
+   * already on its way: a writer putting 64 tasks for 2 sleeping workers made 64 wake
+   * syscalls (about 5 us each), now one. The flag word after the count is set by the
+   * waker and cleared by whoever wakes, for any reason; a woken waiter passes a wake on
+   * when there is more to do and others still sleep.
+   */
+  private wakeSleepers(sleepers: number, word: number): void {
+    const h = this.header;
+    if (Atomics.load(h, sleepers) === 0) return;
+    if (Atomics.compareExchange(h, sleepers + 1, 0, 1) !== 0) return;
+    if (wake(h, word, sleepers === R_SLEEP ? 1 : 0x7fffffff) === 0) Atomics.store(h, sleepers + 1, 0);
+  }
+
+  /** A waiter of `sleepers` is awake again: clear the in-flight flag, pass the wake on if due. */
+  private woke(sleepers: number, word: number, ready: () => boolean): void {
+    Atomics.store(this.header, sleepers + 1, 0);
+    if (ready()) this.wakeSleepers(sleepers, word);
+  }
+
+  /**
    * Wait until `ready()` (true), the deadline (NOTHING) or `gone()` (GONE, checked only
    * when not ready). Spins up to `spinMs`, then sleeps on `word` counted in `sleepers`.
    */
@@ -368,7 +393,7 @@ export class Ring {
       if (gone?.()) return GONE;
       const left = remaining(deadline);
       if (left === 0) return NOTHING;
-      let slice = gone ? Math.min(left, GONE_SLICE_MS) : left;
+      let slice = Math.min(left, gone ? GONE_SLICE_MS : MAX_SLICE_MS);
       if (hasPending()) {
         // This thread is blocked here: be its own feeder (pending_writes.ts).
         flushPendingNow();
@@ -377,8 +402,10 @@ export class Ring {
       }
       Atomics.add(h, sleepers, 1);
       const seen = Atomics.load(h, word);
-      if (!ready()) waitSync(h, word, seen, slice);
+      const slept = !ready();
+      if (slept) waitSync(h, word, seen, slice);
       Atomics.sub(h, sleepers, 1);
+      if (slept) this.woke(sleepers, word, ready);
     }
   }
 
@@ -405,16 +432,15 @@ export class Ring {
       Atomics.add(h, sleepers, 1);
       const seen = Atomics.load(h, word);
       let result = 'not-equal';
+      const slept = !ready();
       try {
-        if (!ready()) result = await waitAsync(h, word, seen, gone ? Math.min(left, GONE_SLICE_MS) : left, signal);
+        if (slept) result = await waitAsync(h, word, seen, Math.min(left, gone ? GONE_SLICE_MS : MAX_SLICE_MS), signal);
       } finally {
         Atomics.sub(h, sleepers, 1);
+        // Also after a cancel, which may have swallowed a wake meant for another sleeper.
+        if (slept) this.woke(sleepers, word, ready);
       }
-      // A cancelled wait may have swallowed a wake meant for another sleeper: pass it on.
-      if (result === 'cancelled') {
-        if (ready() && Atomics.load(h, sleepers) > 0) wake(h, word, 1);
-        return NOTHING;
-      }
+      if (result === 'cancelled') return NOTHING;
     }
   }
 }
