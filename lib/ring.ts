@@ -29,21 +29,24 @@ import { PID } from './owner.js';
 import { flushPendingNow, hasPending } from './pending_writes.js';
 import { availableParallelism } from 'node:os';
 
-// Header, Int32 indexes. Writer words, reader words and the rest on separate cache lines.
+// Header, Int32 indexes, on separate 64-byte cache lines: what writers change on every
+// message, what readers change on every message, and the sleeper counts, which change
+// only when someone sleeps (so a writer's look at "does a reader sleep?" after each
+// commit hits its own cache instead of the line the reader just wrote).
 const W_LOCK = 0;
 const TAIL = 1;
 const PUT_N = 2;
-const W_SLEEP = 3; // and W_SLEEP + 1: a wake is on its way to them (see wakeSleepers)
 const R_LOCK = 16;
 const HEAD = 17;
 const GET_N = 18;
-const R_SLEEP = 19; // and R_SLEEP + 1, likewise
 const MAGIC_WORD = 32;
 const CAP_WORD = 33;
+const R_SLEEP = 48; // and R_SLEEP + 1: a wake is on its way to them (see wakeSleepers)
+const W_SLEEP = 64; // and W_SLEEP + 1, likewise
 /** First word free for the ring's users (queues, pipes): see EXTRA_WORDS. */
-export const EXTRA = 36;
-export const EXTRA_WORDS = 92;
-const HEADER_BYTES = 512;
+export const EXTRA = 80;
+export const EXTRA_WORDS = 96;
+const HEADER_BYTES = 768;
 const MAGIC = 0x474e4952; // 'RING'
 
 // Record header flags.
@@ -95,6 +98,10 @@ export class Ring {
   private readonly wlock: Int32Array;
   private readonly rlock: Int32Array;
   private readonly block: Block;
+  /** HEAD as this process last read it (<= the real one): the writer re-reads it only when short of room. */
+  private headSeen = 0;
+  /** TAIL as this process last read it (<= the real one): a reader re-reads it only when it seems empty. */
+  private tailSeen = 0;
 
   private constructor(block: Block) {
     this.block = block;
@@ -200,20 +207,20 @@ export class Ring {
     const h = this.header;
     if (len > this.maxPayload) throw new RangeError(`record of ${len} bytes exceeds the ring's ${this.maxPayload}`);
     const tail = Atomics.load(h, TAIL);
-    const head = Atomics.load(h, HEAD);
-    if (maxsize > 0 && head !== tail && ((Atomics.load(h, PUT_N) - Atomics.load(h, GET_N)) | 0) >= maxsize) return false;
-    const free = this.capacity - ((tail - head) >>> 0);
     const need = align8(RECORD_HEADER + len);
     let off = tail & this.mask;
+    const pad = off + need > this.capacity ? this.capacity - off : 0;
+    // Room by the HEAD seen last (stale means less room, never more); re-read if short.
+    let head = this.headSeen;
+    if (maxsize > 0 || this.capacity - ((tail - head) >>> 0) < pad + need) head = this.headSeen = Atomics.load(h, HEAD);
+    if (maxsize > 0 && head !== tail && ((Atomics.load(h, PUT_N) - Atomics.load(h, GET_N)) | 0) >= maxsize) return false;
+    const free = this.capacity - ((tail - head) >>> 0);
+    if (free < pad + need) return false;
     let advance = need;
-    if (off + need > this.capacity) {
-      const pad = this.capacity - off;
-      if (free < pad + need) return false;
+    if (pad > 0) {
       this.words[off >> 2] = PAD;
       advance += pad;
       off = 0;
-    } else if (free < need) {
-      return false;
     }
     this.words[off >> 2] = len | flags;
     if (len <= 16) {
@@ -254,14 +261,14 @@ export class Ring {
   /** Read and consume the first record if there is one; NOTHING if the ring is empty. */
   tryTake<T>(reader: RecordReader<T>): T | typeof NOTHING {
     const h = this.header;
-    if (Atomics.load(h, HEAD) === Atomics.load(h, TAIL)) return NOTHING;
+    if (!this.mayHave(Atomics.load(h, HEAD))) return NOTHING;
     const r = this.rlock;
     if (Atomics.compareExchange(r, 0, 0, PID) !== 0) acquireWordSync(r, Infinity, 'queue reader lock');
     let value: T | typeof NOTHING = NOTHING;
     let consumed = false;
     try {
       let head = Atomics.load(h, HEAD);
-      if (head !== Atomics.load(h, TAIL)) {
+      if (this.mayHave(head)) {
         head = this.skipPad(head);
         const off = head & this.mask;
         const word = this.words[off >> 2]!;
@@ -281,6 +288,16 @@ export class Ring {
       if (consumed) this.wakeSleepers(W_SLEEP, HEAD);
     }
     return value;
+  }
+
+  /**
+   * Whether a record starts at `head`, by the TAIL seen last (one load of the writers'
+   * line per batch of records instead of per record), re-reading TAIL when that says no.
+   */
+  private mayHave(head: number): boolean {
+    if (((this.tailSeen - head) | 0) > 0) return true;
+    this.tailSeen = Atomics.load(this.header, TAIL);
+    return this.tailSeen !== head;
   }
 
   /** The byte counter of the record at `head`: past the PAD that ends the data, if any. */
