@@ -8,35 +8,9 @@ import * as mp from 'multiprocessing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as targets from './fixtures/futures-targets.mjs';
 import { fixturePath, fixtureUrl, isRunning, runScript, waitGone } from './helpers/scripts.js';
+import { asyncRange, collect, failure, range, settles, sleep } from './helpers/async.js';
 
 const T = (name: string) => ({ module: fixtureUrl('futures-targets.mjs'), name });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
-
-/** The error `fn` threw or rejected with (fails when it did neither). */
-async function failure(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`expected ${String(fn)} to fail`);
-}
-
-/** `promise`, or a rejection saying what never settled after `ms` (instead of a hung test). */
-function settles<V>(promise: Promise<V>, what: string, ms = 10_000): Promise<V> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} never settled (${ms} ms)`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-async function collect<V>(it: AsyncIterable<V>): Promise<V[]> {
-  const out: V[] = [];
-  for await (const v of it) out.push(v);
-  return out;
-}
 
 /** What an iteration yielded before it threw, and what it threw. */
 async function collectUntilError<V>(it: AsyncIterable<V>): Promise<{ got: V[]; error: unknown }> {
@@ -47,13 +21,6 @@ async function collectUntilError<V>(it: AsyncIterable<V>): Promise<{ got: V[]; e
     return { got, error };
   }
   throw new Error(`expected the iteration to fail; it yielded ${JSON.stringify(got)}`);
-}
-
-async function* asyncRange(n: number, from = 0): AsyncGenerator<number> {
-  for (let i = 0; i < n; i++) {
-    if (i % 3 === 0) await sleep(1);
-    yield from + i;
-  }
 }
 
 /** The pids initRecord wrote into `pids` (an mp.Array('i', ...)). */

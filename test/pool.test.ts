@@ -9,45 +9,10 @@ import * as mp from 'multiprocessing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as targets from './fixtures/pool-targets.mjs';
 import { fixtureUrl, hasProc, isRunning, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
+import { asyncRange, collect, failure, range, settles, sleep, until } from './helpers/async.js';
 
 const TARGETS = fixtureUrl('pool-targets.mjs');
 const T = (name: string) => ({ module: TARGETS, name });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
-
-/** The error `fn` threw or rejected with (fails when it did neither). */
-async function failure(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`expected ${String(fn)} to fail`);
-}
-
-/** `promise`, or a rejection saying what never settled after `ms` (instead of a hung test). */
-function settles<V>(promise: Promise<V>, what: string, ms = 10_000): Promise<V> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} never settled (${ms} ms)`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
-}
-
-async function collect<V>(it: AsyncIterable<V>): Promise<V[]> {
-  const out: V[] = [];
-  for await (const v of it) out.push(v);
-  return out;
-}
 
 interface ModuleRun {
   code: number | null;
@@ -93,13 +58,6 @@ function runModule(body: string, ms: number, env: Record<string, string> = {}): 
       },
     );
   });
-}
-
-async function* asyncRange(n: number): AsyncGenerator<number> {
-  for (let i = 0; i < n; i++) {
-    if (i % 3 === 0) await sleep(1);
-    yield i;
-  }
 }
 
 /** The pids recorded by initRecord in `pids` (an mp.Array('i', ...)). */

@@ -11,9 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as targets from './fixtures/queue-targets.mjs';
 import { expectThrows } from './helpers/assert.js';
 import { fixtureUrl } from './helpers/scripts.js';
+import { failure, settles, sleep, until } from './helpers/async.js';
 
 const T = (name: string) => ({ module: fixtureUrl('queue-targets.mjs'), name });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const started: mp.Process[] = [];
 afterAll(() => {
@@ -43,16 +43,6 @@ async function timed(fn: () => unknown): Promise<number> {
   const t = performance.now();
   await fn();
   return performance.now() - t;
-}
-
-/** The error `fn` threw or rejected with (fails when it did neither). */
-async function failure(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (err) {
-    return err;
-  }
-  throw new Error(`expected ${String(fn)} to fail`);
 }
 
 interface Isolated {
@@ -89,24 +79,6 @@ function runIsolated(body: string, ms = 6_000): Promise<Isolated> {
       });
     });
   });
-}
-
-/** `promise`, or a rejection saying what never settled after `ms` (instead of a test hung for good). */
-function settles<V>(promise: Promise<V>, what: string, ms = 5_000): Promise<V> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} never settled (${ms} ms)`)), ms);
-  });
-  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
-}
-
-async function until(check: () => boolean, ms = 20_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) return false;
-    await sleep(10);
-  }
-  return true;
 }
 
 setFlagsFromString('--expose-gc');
@@ -307,7 +279,7 @@ describe('Queue in one process', () => {
     const n = 3000;
     const p = start('forwardIndexes', [q, out, n]);
     for (let i = 0; i < n; i++) {
-      await settles(q.put(i), `put(${i}) [qsize ${q.qsize()}]`);
+      await settles(q.put(i), `put(${i}) [qsize ${q.qsize()}]`, 5_000);
     }
     let last = -1;
     for (let i = 0; i < n; i++) last = await out.get({ timeout: 10 });
@@ -1042,7 +1014,7 @@ describe('processes killed mid-stream', () => {
     expect(q.getSync()).toBe('before');
     const flag = mp.RawArray('i', 1);
     const p = start('dieWhileWriting', [q, flag]);
-    expect(await until(() => flag[0] === 1)).toBe(true);
+    expect(await until(() => flag[0] === 1, 20_000)).toBe(true);
     p.kill();
     await p.join(10);
     expect(q.empty()).toBe(true); // the half-written record was never committed
@@ -1068,11 +1040,11 @@ describe('processes killed mid-stream', () => {
     const survivor = start('consumeNumbers', [q, seen, stats, 1]);
     let n = 0;
     const t0 = Date.now();
-    while (stats[0]! < 2000 && n < MAX - 10_000 && Date.now() - t0 < 20_000) await settles(q.put(n++), `put(${n - 1})`);
+    while (stats[0]! < 2000 && n < MAX - 10_000 && Date.now() - t0 < 20_000) await settles(q.put(n++), `put(${n - 1})`, 5_000);
     expect(stats[0], 'the victim never got going').toBeGreaterThanOrEqual(2000);
     victim.kill();
     const afterKill = n + 10_000;
-    while (n < afterKill) await settles(q.put(n++), `put(${n - 1})`);
+    while (n < afterKill) await settles(q.put(n++), `put(${n - 1})`, 5_000);
     await victim.join(10);
     expect(victim.exitcode).toBe(-9);
     await q.put(null);
@@ -1095,7 +1067,7 @@ describe('processes killed mid-stream', () => {
     const q = new mp.Queue<number>();
     const flag = mp.RawArray('i', 1);
     const p = start('dieWhileReading', [q, flag]);
-    expect(await until(() => flag[0] === 1)).toBe(true);
+    expect(await until(() => flag[0] === 1, 20_000)).toBe(true);
     q.putSync(1);
     q.putSync(2);
     p.kill();
