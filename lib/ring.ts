@@ -62,6 +62,16 @@ const SPIN_MS_ASYNC = availableParallelism() > 1 ? 0.01 : 0;
 
 const align8 = (n: number) => (n + 7) & ~7;
 
+/** Look at `ready()` for up to `ms` (not past `deadline`); true as soon as it is. */
+function spin(ready: () => boolean, deadline: number, ms: number): boolean {
+  if (ms <= 0) return false;
+  const end = Math.min(deadline, performance.now() + ms);
+  do {
+    for (let k = 0; k < 64; k++) if (ready()) return true;
+  } while (performance.now() < end);
+  return false;
+}
+
 /** Reads a record's payload; called with the readers' lock held, so it must not wait. */
 export interface RecordReader<T> {
   read(data: Uint8Array, start: number, end: number, flags: number): T;
@@ -399,12 +409,7 @@ export class Ring {
    */
   private waitSync(sleepers: number, word: number, ready: () => boolean, deadline: number, spinMs: number, gone?: GoneCheck): true | WaitEnd {
     const h = this.header;
-    if (spinMs > 0) {
-      const spinEnd = Math.min(deadline, performance.now() + spinMs);
-      do {
-        for (let k = 0; k < 64; k++) if (ready()) return true;
-      } while (performance.now() < spinEnd);
-    }
+    if (spin(ready, deadline, spinMs)) return true;
     for (;;) {
       if (ready()) return true;
       if (gone?.()) return GONE;
@@ -435,12 +440,7 @@ export class Ring {
     gone?: GoneCheck,
   ): Promise<true | WaitEnd> {
     const h = this.header;
-    if (SPIN_MS_ASYNC > 0) {
-      const spinEnd = Math.min(deadline, performance.now() + SPIN_MS_ASYNC);
-      do {
-        for (let k = 0; k < 64; k++) if (ready()) return true;
-      } while (performance.now() < spinEnd);
-    }
+    if (spin(ready, deadline, SPIN_MS_ASYNC)) return true;
     for (;;) {
       if (ready()) return true;
       if (gone?.()) return GONE;
