@@ -9,13 +9,15 @@
 // JSON lines only on stdout, non-zero exit on a failed check; extra fields such as `op`
 // are kept and split the table). Their JSON lines are passed on (--json) or collected
 // into a table with this library's ratio to each peer. A line that needs a piece of the
-// library that is not built yet is skipped with a note. Exit code 1 when any check failed.
+// library that is not built yet (its `needs`), or a Node peer package that is not installed
+// (its `packages`), is skipped with a note. Exit code 1 when any check failed.
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runChild } from './lib/children.mjs';
 import { note, parseArgs } from './lib/common.mjs';
 import { loadMp, missing, root } from './lib/mp.mjs';
+import { missingPackages } from './lib/peers.mjs';
 import { formatTable } from './lib/table.mjs';
 
 /** Benchmarks kept in their own scripts by their authors; run as-is, lines passed through. */
@@ -67,13 +69,20 @@ function plan(w, opts) {
     steps.push({ label: `py (${w.python})`, cmd: 'python3', args: [join(root, 'bench', 'python', w.python), ...common] });
   }
   for (const [impl, spec] of Object.entries(w.impls)) {
-    const absent = missing(spec.needs);
-    if (absent.length > 0) {
-      const why = loadMp().error ?? `the build has no ${absent.map((n) => `mp.${n}`).join(', ')} yet`;
-      steps.push({ label: impl, skip: why });
-    } else steps.push({ label: impl, cmd: process.execPath, args: [w.file, '--impl', impl, ...common] });
+    const why = whySkip(spec);
+    if (why !== null) steps.push({ label: impl, skip: why });
+    else steps.push({ label: impl, cmd: process.execPath, args: [w.file, '--impl', impl, ...common] });
   }
   return steps;
+}
+
+/** Why a workload line cannot run here (a package or a piece of the build missing), or null. */
+function whySkip(spec) {
+  const packages = missingPackages(spec.packages);
+  if (packages.length > 0) return `${packages.join(', ')} not installed (devDependencies: npm install)`;
+  const absent = missing(spec.needs);
+  if (absent.length > 0) return loadMp().error ?? `the build has no ${absent.map((n) => `mp.${n}`).join(', ')} yet`;
+  return null;
 }
 
 async function main() {

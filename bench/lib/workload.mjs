@@ -1,6 +1,8 @@
 // The child side of a workload file. Each file in bench/workloads/ declares
 //   export const workload = { id: 'W3', name: 'lock-uncontended', python: 'w3_lock.py' };
 //   export const impls = { 'mp:Lock': { needs: ['Lock'], run: async (opts) => {...} }, ... };
+// (`needs`: the library's exports the line uses; `packages`: the npm packages a Node peer
+// line loads, see lib/peers.mjs. The harness skips a line when one of either is missing.)
 // and ends with `runIfMain(import.meta, workload, impls, roles)`. The harness imports the
 // file only to read those declarations, then runs `node <file> --impl <name>` once per
 // line, so every line gets a fresh process (no JIT or heap state from another line).

@@ -1,8 +1,11 @@
 // W5 pool-map-trivial (items/s, N = 100000): a pool of 2 maps x => x * 2 over 0..N-1.
 // Pool creation and the input array are not timed; one small untimed map warms the pool.
-// Node peers (piscina, tinypool, workerpool) need devDependencies and come later.
+// Node peers (piscina, tinypool and workerpool, devDependencies; bench/lib/peers.mjs): one
+// task per item, and 1000 items per task (the slicing and joining are timed, as a Pool.map
+// chunks inside the timed call).
 import { check, emit, median, now, perSecond, repeat } from '../lib/common.mjs';
 import { mp } from '../lib/mp.mjs';
+import { mapChunked, mapEach, openPeer, peerPackages } from '../lib/peers.mjs';
 import { runIfMain } from '../lib/workload.mjs';
 
 export const workload = { id: 'W5', name: 'pool-map-trivial', python: 'w5_pool_map.py' };
@@ -45,6 +48,25 @@ function poolLine(mapOptions) {
   };
 }
 
+/** A Node peer pool of `kind` (see bench/lib/peers.mjs), `perTask` items in each task. */
+function peerLine(kind, perTask) {
+  return {
+    packages: peerPackages(kind),
+    run: async (opts) => {
+      const pool = await openPeer(kind);
+      try {
+        await measure(opts, (input) =>
+          perTask === 1
+            ? mapEach(input, (x) => pool.call('double', x))
+            : mapChunked(input, perTask, (xs) => pool.call('doubleChunk', xs)),
+        );
+      } finally {
+        await pool.close();
+      }
+    },
+  };
+}
+
 export const impls = {
   'mp:Pool.map': poolLine({}),
   'mp:Pool.map(chunksize=1)': poolLine({ chunksize: 1 }),
@@ -63,6 +85,16 @@ export const impls = {
       }
     },
   },
+  'node:piscina': peerLine('piscina', 1),
+  'node:piscina(1000/task)': peerLine('piscina', 1000),
+  'node:tinypool-thread': peerLine('tinypool-thread', 1),
+  'node:tinypool-thread(1000/task)': peerLine('tinypool-thread', 1000),
+  'node:tinypool-process': peerLine('tinypool-process', 1),
+  'node:tinypool-process(1000/task)': peerLine('tinypool-process', 1000),
+  'node:workerpool-thread': peerLine('workerpool-thread', 1),
+  'node:workerpool-thread(1000/task)': peerLine('workerpool-thread', 1000),
+  'node:workerpool-process': peerLine('workerpool-process', 1),
+  'node:workerpool-process(1000/task)': peerLine('workerpool-process', 1000),
 };
 
 runIfMain(import.meta, workload, impls);
