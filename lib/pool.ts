@@ -19,7 +19,8 @@ import { RemoteError, ValueError, WorkerLostError } from './errors.js';
 import { Pipe } from './pipe.js';
 import { EXIT_BY_SENTINEL, type ErrorInfo, INIT_FAILED, type Result, type Task, type WorkerArgs } from './pool_worker.js';
 import { Process, cpuCount, exitedOf } from './process.js';
-import { type Progress, type ProgressOption, progressFor } from './progress.js';
+import { type ProgressOption, progressFor } from './progress.js';
+import { type Job, type StreamHost, streamResults } from './pool_stream.js';
 import { Queue } from './queues.js';
 import { Ring } from './ring.js';
 import { RawArray } from './shared_array.js';
@@ -65,14 +66,6 @@ export interface IMapOptions extends TaskOptions {
 export interface ApplyOptions<R> extends TaskOptions {
   callback?: (result: R) => void;
   errorCallback?: (err: Error) => void;
-}
-
-/** Where a chunk's result goes. */
-interface Job {
-  /** Still wants results (false once settled or aborted). */
-  live: boolean;
-  chunk(index: number, ok: boolean, payload: unknown): void;
-  fail(err: Error): void;
 }
 
 interface Worker {
@@ -547,105 +540,19 @@ export class Pool implements AsyncDisposable {
     // the workers' exit until the pool is terminated.
     const token = {};
     this.feeding.add(token);
-    return this.stream<R>(f, iterable, chunksize, ordered, signal, progress, token);
-  }
-
-  private async *stream<R>(
-    fn: Fn,
-    iterable: Iterable<unknown> | AsyncIterable<unknown>,
-    chunksize: number,
-    ordered: boolean,
-    signal: AbortSignal | undefined,
-    progress: Progress,
-    token: object,
-  ): AsyncIterableIterator<R> {
-    const syncIt = typeof (iterable as Iterable<unknown>)[Symbol.iterator] === 'function' ? (iterable as Iterable<unknown>)[Symbol.iterator]() : null;
-    const asyncIt = syncIt === null ? (iterable as AsyncIterable<unknown>)[Symbol.asyncIterator]() : null;
-    const ready = new Map<number, R[]>();
-    const arrivals: number[] = [];
-    let failure: Error | null = null;
-    let wake: (() => void) | null = null;
-    const job: Job = {
-      live: true,
-      chunk: (index, _ok, payload) => {
-        ready.set(index, payload as R[]);
-        arrivals.push(index);
-        wake?.();
+    const host: StreamHost = {
+      size: this.size,
+      terminated: () => this.state === 'terminate',
+      watch: (job, s) => this.watch(job, s),
+      fnId: () => this.fnId(f),
+      send: (job, fnId, items, index) => this.send(job, fnId, 0, items, index),
+      done: (job) => {
+        this.drop(job);
+        this.fed(token);
       },
-      fail: (err) => {
-        if (failure === null) failure = err;
-        wake?.();
-      },
+      exhausted: () => this.fed(token),
     };
-    this.watch(job, signal);
-    // Bounded read-ahead: at most this many chunks in flight.
-    const ahead = Math.max(16, this.size * 8);
-    let sent = 0;
-    let next = 0; // next index to yield (ordered)
-    let exhausted = false;
-    let items = 0;
-    const pull = async (): Promise<unknown[]> => {
-      const chunk: unknown[] = [];
-      while (chunk.length < chunksize) {
-        const r = syncIt !== null ? syncIt.next() : await asyncIt!.next();
-        if (r.done) {
-          exhausted = true;
-          break;
-        }
-        chunk.push(r.value);
-      }
-      return chunk;
-    };
-    try {
-      let fnId = 0;
-      for (;;) {
-        while (!exhausted && sent - next < ahead && failure === null) {
-          if (this.state === 'terminate') throw new ValueError('the pool was terminated before the task finished');
-          const chunk = await pull();
-          if (chunk.length === 0) break;
-          if (fnId === 0) fnId = this.fnId(fn);
-          items += chunk.length;
-          this.send(job, fnId, 0, chunk, sent++);
-        }
-        if (exhausted) {
-          progress.setTotal(items);
-          this.fed(token);
-        }
-        if (failure !== null) throw failure;
-        if (ordered) {
-          while (ready.has(next)) {
-            const values = ready.get(next)!;
-            ready.delete(next++);
-            progress.add(values.length);
-            for (const v of values) yield v;
-          }
-        } else {
-          while (arrivals.length > 0) {
-            const index = arrivals.shift()!;
-            const values = ready.get(index)!;
-            ready.delete(index);
-            next++;
-            progress.add(values.length);
-            for (const v of values) yield v;
-          }
-        }
-        if (exhausted && next === sent) return;
-        if (failure !== null) throw failure;
-        if (ready.has(next) || (!ordered && arrivals.length > 0)) continue;
-        if (!exhausted && sent - next < ahead) continue;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
-      }
-    } finally {
-      job.live = false;
-      this.drop(job);
-      this.fed(token);
-      progress.end();
-      await syncIt?.return?.();
-      await asyncIt?.return?.();
-    }
+    return streamResults<R>(host, iterable, chunksize, ordered, signal, progress);
   }
 
   // ----------------------------------------------------------------------- lifecycle
