@@ -1254,6 +1254,9 @@ describe('a queue passed to a child', () => {
   it('a bounded queue passed to a child keeps its maxsize there', async () => {
     const q = new mp.Queue<number>(3);
     const p = start('putRange', [q, 50]);
+    // The child may take a while to start under load: wait until it filled the queue,
+    // then check that it stops there.
+    expect(await until(() => q.qsize() === 3, 20_000)).toBe(true);
     await sleep(300);
     expect(q.qsize()).toBe(3);
     expect(q.full()).toBe(true);
