@@ -78,6 +78,24 @@ function typedKind(v: object): number {
   return -1;
 }
 
+/**
+ * A range of an array, sent as an array of its own without copying it first (a pool's
+ * chunks). Only as an element of a message's top-level array.
+ */
+export class ArraySlice {
+  constructor(
+    readonly array: readonly unknown[],
+    readonly start: number,
+    readonly end: number,
+  ) {}
+}
+
+/** The message with its ArraySlices made real arrays (for the structured-clone path). */
+function materialize(value: unknown): unknown {
+  if (!Array.isArray(value) || !value.some((e) => e instanceof ArraySlice)) return value;
+  return value.map((e) => (e instanceof ArraySlice ? e.array.slice(e.start, e.end) : e));
+}
+
 /** Thrown (as this one object) when a value is not for the fast path. */
 const BAIL = Symbol('bail');
 
@@ -111,7 +129,7 @@ export class Encoder {
       this.value(value, 0);
     } catch (err) {
       if (err !== BAIL) throw err;
-      const bytes = dumps(value);
+      const bytes = dumps(materialize(value));
       this.pos = 0;
       this.ensure(bytes.length + 1);
       this.buf[0] = FORMAT_V8;
@@ -184,11 +202,24 @@ export class Encoder {
     }
   }
 
-  /** An array of numbers (no holes) as one packed run; false if it is not one. */
-  private packed(a: unknown[]): boolean {
-    const n = a.length;
+  /** a[start, end) as an array. */
+  private array(a: readonly unknown[], start: number, end: number, depth: number): void {
+    const n = end - start;
+    if (n >= PACKED_MIN && this.packed(a, start, end)) return;
+    this.u8(T_ARRAY);
+    this.u32(n);
+    for (let k = start; k < end; k++) {
+      const e: unknown = a[k];
+      if (e === undefined && !(k in a)) throw BAIL; // a hole
+      this.value(e, depth + 1);
+    }
+  }
+
+  /** a[start, end), all numbers (no holes), as one packed run; false if it is not one. */
+  private packed(a: readonly unknown[], start: number, end: number): boolean {
+    const n = end - start;
     let ints = true;
-    for (let k = 0; k < n; k++) {
+    for (let k = start; k < end; k++) {
       const e = a[k];
       if (typeof e !== 'number') return false;
       if (ints && ((e | 0) !== e || (e === 0 && 1 / e < 0))) ints = false;
@@ -200,8 +231,8 @@ export class Encoder {
     this.buf[p] = ints ? T_INT32_ARRAY : T_FLOAT64_ARRAY;
     dv.setUint32(p + 1, n, true);
     p += 5;
-    if (ints) for (let k = 0; k < n; k++, p += 4) dv.setInt32(p, a[k] as number, true);
-    else for (let k = 0; k < n; k++, p += 8) dv.setFloat64(p, a[k] as number, true);
+    if (ints) for (let k = start; k < end; k++, p += 4) dv.setInt32(p, a[k] as number, true);
+    else for (let k = start; k < end; k++, p += 8) dv.setFloat64(p, a[k] as number, true);
     this.pos = p;
     return true;
   }
@@ -248,6 +279,10 @@ export class Encoder {
     const containers = this.containers;
     if (containers.length >= MAX_CONTAINERS || containers.includes(v)) throw BAIL;
     containers.push(v);
+    if (v instanceof ArraySlice) {
+      this.array(v.array, v.start, v.end, depth);
+      return;
+    }
     if (ArrayBuffer.isView(v)) {
       const kind = typedKind(v);
       if (kind < 0) throw BAIL;
@@ -261,16 +296,8 @@ export class Encoder {
       return;
     }
     if (Array.isArray(v)) {
-      const n = v.length;
       if (Object.getPrototypeOf(v) !== Array.prototype) throw BAIL; // a subclass
-      if (n >= PACKED_MIN && this.packed(v)) return;
-      this.u8(T_ARRAY);
-      this.u32(n);
-      for (let k = 0; k < n; k++) {
-        const e: unknown = v[k];
-        if (e === undefined && !(k in v)) throw BAIL; // a hole
-        this.value(e, depth + 1);
-      }
+      this.array(v, 0, v.length, depth);
       return;
     }
     if (Object.getPrototypeOf(v) !== Object.prototype) throw BAIL;

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { AsyncResult } from './async_result.js';
+import { ArraySlice } from './codec.js';
 import { callerFile } from './code_location.js';
 import type { Connection } from './connection.js';
 import { RemoteError, ValueError, WorkerLostError } from './errors.js';
@@ -476,7 +477,7 @@ export class Pool implements AsyncDisposable {
     const sendMore = () => {
       while (job.live && sent < chunks && sent - done < ahead) {
         const i = sent++;
-        this.send(job, fnId, star, items.slice(i * chunksize, (i + 1) * chunksize), i);
+        this.send(job, fnId, star, new ArraySlice(items, i * chunksize, Math.min(n, (i + 1) * chunksize)) as unknown as unknown[], i);
       }
       if (sent === chunks || !job.live) this.fed(job);
     };
