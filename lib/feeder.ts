@@ -94,10 +94,16 @@ export class Feeder implements PendingWriter {
       } finally {
         this.writing = false;
       }
-      if (result === false && performance.now() < first.deadline) return false; // our own deadline
+      if (result === false && performance.now() < first.deadline) {
+        discardExternal(out.external); // our own deadline
+        return false;
+      }
       this.queue.shift();
       this.settle(first, result);
-      if (result === GONE) return GONE;
+      if (result === GONE) {
+        discardExternal(out.external);
+        return GONE;
+      }
     }
     const result = this.writeSync(out.payload, out.length, out.flags, this.maxsize, deadline);
     if (result !== true) discardExternal(out.external);
@@ -134,6 +140,22 @@ export class Feeder implements PendingWriter {
       settle,
     });
     this.start();
+  }
+
+  /** Write every pending message, blocking until the ring takes them. */
+  flushSync(): void {
+    while (this.queue.length > 0) {
+      const first = this.queue[0]!;
+      this.writing = true;
+      let result: PutResult;
+      try {
+        result = this.writeSync(first.payload, first.payload.length, first.flags, first.maxsize, first.deadline);
+      } finally {
+        this.writing = false;
+      }
+      this.queue.shift();
+      this.settle(first, result);
+    }
   }
 
   /** Move pending messages into the ring while they fit; never waits. */

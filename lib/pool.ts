@@ -191,7 +191,9 @@ export class Pool implements AsyncDisposable {
     // Claimed as it was read: if it died before the record was consumed, the record is
     // still first in the queue and another worker will take it.
     const head = this.tasks.peekNow();
-    const stillQueued = Array.isArray(head) && head[0] === chunkId;
+    let stillQueued = Array.isArray(head) && head[0] === chunkId;
+    // ...or another worker took the lock over and already claimed it.
+    for (let k = 0; k < this.size && !stillQueued; k++) if (k !== index && Atomics.load(this.running, k) === chunkId) stillQueued = true;
     if (entry !== undefined && !stillQueued) {
       this.chunks.delete(chunkId);
       const signal = signalName(code);
@@ -330,6 +332,9 @@ export class Pool implements AsyncDisposable {
    * is the queue's only writer, so what it puts back keeps its order.
    */
   private purgeTasks(): void {
+    // With puts pending here, what is put back would go behind them (and behind exit
+    // sentinels): leave the queue as it is and let the dropped chunks run for nothing.
+    if (this.tasks.pendingPuts > 0) return;
     const keep: Task[] = [];
     for (let t = this.tasks.takeNow(); t !== undefined; t = this.tasks.takeNow()) {
       if (t === null || this.chunks.has(t[0])) keep.push(t);
@@ -477,7 +482,11 @@ export class Pool implements AsyncDisposable {
     const sendMore = () => {
       while (job.live && sent < chunks && sent - done < ahead) {
         const i = sent++;
-        this.send(job, fnId, star, new ArraySlice(items, i * chunksize, Math.min(n, (i + 1) * chunksize)) as unknown as unknown[], i);
+        try {
+          this.send(job, fnId, star, new ArraySlice(items, i * chunksize, Math.min(n, (i + 1) * chunksize)) as unknown as unknown[], i);
+        } catch (err) {
+          job.fail(err as Error); // an item that cannot be sent (a function, ...)
+        }
       }
       if (sent === chunks || !job.live) this.fed(job);
     };

@@ -87,7 +87,7 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
   // The task is claimed (its id in our slot) as it is read, before its record is
   // consumed: there is no instant at which a task is taken but nobody's.
   a.tasks.onTake = (task) => {
-    if (task !== null) Atomics.store(a.running, a.index, task[0]);
+    Atomics.store(a.running, a.index, task === null ? EXIT_BY_SENTINEL : task[0]);
   };
   for (let done = 0; a.maxtasks === 0 || done < a.maxtasks; done++) {
     const task = a.tasks.getSync();
@@ -116,6 +116,9 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
       // A result that cannot be sent (a function in it, ...) fails its task, not the worker.
       a.results.putSync([chunkId, 0, errorInfo(err)]);
     }
+    // The result must be in the ring, not pending in this process, before the slot
+    // stops naming its chunk: a death after this point must not lose it.
+    a.results.flushSync();
     Atomics.store(a.running, a.index, 0);
   }
 }

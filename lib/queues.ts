@@ -7,6 +7,7 @@ import { Feeder, type PutResult } from './feeder.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
 import type { BlockHandle } from './heap.js';
 import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
+import { flushPendingNow, hasPending } from './pending_writes.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
 import { EXTRA, NOTHING, Ring } from './ring.js';
 import { checkBoolean, checkInteger, checkOptions, timeoutToMs } from './validate.js';
@@ -100,6 +101,16 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
       throw new Empty(`${this.kind} is empty`);
     }
     return this.reader.finish(got) as T;
+  }
+
+  /** @internal Block until this process's pending puts are in the ring. */
+  flushSync(): void {
+    this.feeder.flushSync();
+  }
+
+  /** @internal Puts of this process still pending (not in the ring). */
+  get pendingPuts(): number {
+    return this.feeder.pending;
   }
 
   /** @internal See MessageReader.onRead. */
@@ -340,9 +351,16 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       if (n <= 0) return true;
       const left = remaining(deadline);
       if (left === 0) return false;
+      // Items this thread put may still be pending here: move them, as Python's feeder
+      // thread would while this thread waits.
+      let slice = left;
+      if (hasPending()) {
+        flushPendingNow();
+        slice = Math.min(left, 1);
+      }
       Atomics.add(h, JOIN_SLEEPERS, 1);
       try {
-        waitSync(h, UNFINISHED, n, left);
+        waitSync(h, UNFINISHED, n, slice);
       } finally {
         Atomics.sub(h, JOIN_SLEEPERS, 1);
       }

@@ -108,10 +108,16 @@ export class Ring {
   private readonly wlock: Int32Array;
   private readonly rlock: Int32Array;
   private readonly block: Block;
-  /** HEAD as this process last read it (<= the real one): the writer re-reads it only when short of room. */
-  private headSeen = 0;
-  /** TAIL as this process last read it (<= the real one): a reader re-reads it only when it seems empty. */
-  private tailSeen = 0;
+  /**
+   * HEAD as this process last read it (<= the real one): the writer re-reads it when
+   * short of room, and whenever another process wrote since its own last commit (their
+   * writes could carry TAIL so far that a stale HEAD looks like room again).
+   */
+  private headSeen: number;
+  /** TAIL after this process's last commit. */
+  private tailWritten: number;
+  /** TAIL as this process last read it: a filter before the readers' lock, never trusted under it. */
+  private tailSeen: number;
 
   private constructor(block: Block) {
     this.block = block;
@@ -126,6 +132,9 @@ export class Ring {
     this.words = new Int32Array(buffer, byteOffset + HEADER_BYTES, this.capacity / 4);
     this.wlock = new Int32Array(buffer, byteOffset + W_LOCK * 4, 1);
     this.rlock = new Int32Array(buffer, byteOffset + R_LOCK * 4, 1);
+    this.headSeen = Atomics.load(this.header, HEAD);
+    this.tailWritten = Atomics.load(this.header, TAIL);
+    this.tailSeen = this.tailWritten;
     // The ring object holds the reference: whoever uses the ring (a queue, its feeder
     // still flushing) keeps it alive.
     trackOwner(this, block);
@@ -222,7 +231,9 @@ export class Ring {
     const pad = off + need > this.capacity ? this.capacity - off : 0;
     // Room by the HEAD seen last (stale means less room, never more); re-read if short.
     let head = this.headSeen;
-    if (maxsize > 0 || this.capacity - ((tail - head) >>> 0) < pad + need) head = this.headSeen = Atomics.load(h, HEAD);
+    if (maxsize > 0 || tail !== this.tailWritten || this.capacity - ((tail - head) >>> 0) < pad + need) {
+      head = this.headSeen = Atomics.load(h, HEAD);
+    }
     if (maxsize > 0 && head !== tail && ((Atomics.load(h, PUT_N) - Atomics.load(h, GET_N)) | 0) >= maxsize) return false;
     const free = this.capacity - ((tail - head) >>> 0);
     if (free < pad + need) return false;
@@ -240,7 +251,8 @@ export class Ring {
     } else {
       this.data.set(len === payload.length ? payload : payload.subarray(0, len), off + RECORD_HEADER);
     }
-    Atomics.store(h, TAIL, (tail + advance) | 0); // the commit
+    this.tailWritten = (tail + advance) | 0;
+    Atomics.store(h, TAIL, this.tailWritten); // the commit
     Atomics.add(h, PUT_N, 1);
     return true;
   }
@@ -278,7 +290,9 @@ export class Ring {
     let consumed = false;
     try {
       let head = Atomics.load(h, HEAD);
-      if (this.mayHave(head)) {
+      // Under the lock TAIL is read fresh: a cache this process kept while others moved
+      // HEAD by 2 GiB or more would compare the wrong way round.
+      if (head !== (this.tailSeen = Atomics.load(h, TAIL))) {
         head = this.skipPad(head);
         const off = head & this.mask;
         const word = this.words[off >> 2]!;
@@ -301,8 +315,9 @@ export class Ring {
   }
 
   /**
-   * Whether a record starts at `head`, by the TAIL seen last (one load of the writers'
+   * Whether a record may start at `head`, by the TAIL seen last (one load of the writers'
    * line per batch of records instead of per record), re-reading TAIL when that says no.
+   * A filter only: a wrong yes costs a look under the lock, where TAIL is read fresh.
    */
   private mayHave(head: number): boolean {
     if (((this.tailSeen - head) | 0) > 0) return true;
@@ -394,7 +409,15 @@ export class Ring {
     const h = this.header;
     if (Atomics.load(h, sleepers) === 0) return;
     if (Atomics.compareExchange(h, sleepers + 1, 0, 1) !== 0) return;
-    if (wake(h, word, sleepers === R_SLEEP ? 1 : 0x7fffffff) === 0) Atomics.store(h, sleepers + 1, 0);
+    const count = sleepers === R_SLEEP ? 1 : 0x7fffffff;
+    if (wake(h, word, count) === 0) {
+      // Nobody was in the futex yet (a counted sleeper on its way in): clear the flag and
+      // try once more, or a writer that skipped meanwhile would leave it a full slice.
+      Atomics.store(h, sleepers + 1, 0);
+      if (Atomics.load(h, sleepers) > 0 && Atomics.compareExchange(h, sleepers + 1, 0, 1) === 0) {
+        if (wake(h, word, count) === 0) Atomics.store(h, sleepers + 1, 0);
+      }
+    }
   }
 
   /** A waiter of `sleepers` is awake again: clear the in-flight flag, pass the wake on if due. */

@@ -1,0 +1,42 @@
+// Regressions found by review: a ring attached after more than 2 GiB of traffic, and
+// JoinableQueue.joinSync while this thread still holds puts the ring had no room for.
+import * as mp from 'multiprocessing';
+import { describe, expect, it } from 'vitest';
+import { fixtureUrl } from './helpers/scripts.js';
+
+const T = (name: string) => ({ module: fixtureUrl('queue-targets.mjs'), name });
+
+describe('queue regressions', () => {
+  it('a queue object revived after 2.2 GiB went through the ring sees it empty, then works', () => {
+    const q = new mp.Queue<Buffer>();
+    const carrier = new mp.Queue<mp.Queue<Buffer>>();
+    const chunk = Buffer.alloc(100_000, 7);
+    // Through the ring itself (below half its size), so HEAD and TAIL pass 2^31.
+    for (let i = 0; i < 22_000; i++) {
+      q.putSync(chunk);
+      q.getSync();
+    }
+    carrier.putSync(q);
+    const again = carrier.getSync(); // a second Ring object over the same ring
+    expect(() => again.getNowait()).toThrow(mp.Empty);
+    again.putSync(Buffer.from('after'));
+    expect(q.getSync().toString()).toBe('after');
+    q.putSync(Buffer.from('back'));
+    expect(again.getSync().toString()).toBe('back');
+    for (const x of [q, again, carrier]) x.close();
+  }, 60_000);
+
+  it('joinSync moves this thread’s pending puts while it waits (Python: put many, then join)', async () => {
+    const q = new mp.JoinableQueue<string>();
+    const done = mp.Array('i', 1);
+    const p = new mp.Process({ target: T('joinableWorker'), args: [q, done, 0] });
+    p.start();
+    const big = 'j'.repeat(100_000); // 40 of them: about 16 times the ring
+    for (let i = 0; i < 40; i++) q.putSync(big);
+    expect(q.joinSync(30)).toBe(true);
+    q.putSync(null as never); // the worker's stop signal
+    await p.join(30);
+    expect(p.exitcode).toBe(0);
+    q.close();
+  }, 60_000);
+});
