@@ -116,8 +116,10 @@ export class Ring {
   private headSeen: number;
   /** TAIL after this process's last commit. */
   private tailWritten: number;
-  /** TAIL as this process last read it: a filter before the readers' lock, never trusted under it. */
+  /** TAIL as this process last read it (see tryTake for when it is trusted). */
   private tailSeen: number;
+  /** HEAD after this process's last take (NaN before the first). */
+  private headTaken = Number.NaN;
 
   private constructor(block: Block) {
     this.block = block;
@@ -290,9 +292,12 @@ export class Ring {
     let consumed = false;
     try {
       let head = Atomics.load(h, HEAD);
-      // Under the lock TAIL is read fresh: a cache this process kept while others moved
-      // HEAD by 2 GiB or more would compare the wrong way round.
-      if (head !== (this.tailSeen = Atomics.load(h, TAIL))) {
+      // The cached TAIL is trusted under the lock only if no other reader moved HEAD since
+      // this process's own last take (then it is at most one ring ahead of HEAD); else
+      // TAIL is read fresh: a cache kept while others moved HEAD by 2 GiB or more would
+      // compare the wrong way round.
+      const cached = head === this.headTaken && ((this.tailSeen - head) | 0) > 0;
+      if (cached || head !== (this.tailSeen = Atomics.load(h, TAIL))) {
         head = this.skipPad(head);
         const off = head & this.mask;
         const word = this.words[off >> 2]!;
@@ -304,7 +309,8 @@ export class Ring {
         } finally {
           // Consumed even when it could not be read: a bad record must not wedge the ring.
           Atomics.add(h, GET_N, 1);
-          Atomics.store(h, HEAD, (head + align8(RECORD_HEADER + len)) | 0); // the commit
+          this.headTaken = (head + align8(RECORD_HEADER + len)) | 0;
+          Atomics.store(h, HEAD, this.headTaken); // the commit
         }
       }
     } finally {
