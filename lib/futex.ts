@@ -2,11 +2,24 @@
 // JavaScript: Atomics.wait is process-local in V8, so sleeps go through the addon.
 // Callers loop on their own condition; a wake here only means "look again".
 import { type AsyncWaitResult, native, type WaitResult } from './native.js';
+import { flushPendingNow, hasPending } from './pending_writes.js';
+
+/** How long a Sync wait sleeps at a time while this thread has puts pending. */
+const FLUSH_SLICE_MS = 1;
 
 let nextWaitId = 1;
 
-/** Block this thread while `view[index] === expected`, at most `timeoutMs`. */
+/**
+ * Block this thread while `view[index] === expected`, at most `timeoutMs`. While this
+ * thread has queue or pipe messages pending (pending_writes.ts), it moves them first and
+ * sleeps at most FLUSH_SLICE_MS: blocked here, it is its own feeder thread, whatever it
+ * waits for (a lock, an event, a queue). Callers loop on their own condition and deadline.
+ */
 export function waitSync(view: Int32Array, index: number, expected: number, timeoutMs: number): WaitResult {
+  if (hasPending()) {
+    flushPendingNow();
+    if (timeoutMs > FLUSH_SLICE_MS) return native.wait(view, index, expected, FLUSH_SLICE_MS);
+  }
   return native.wait(view, index, expected, timeoutMs);
 }
 

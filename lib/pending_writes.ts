@@ -1,8 +1,8 @@
 // Messages that a queue's or pipe's writer still holds in this process because the ring
 // was full (feeder.ts). Python moves them with a feeder thread; here they move when the
-// event loop runs, and also whenever this thread blocks in one of the library's Sync
-// waits (ring.ts asks flushPendingNow() between sleeps), so a thread that buffers puts
-// and then blocks waiting for results still delivers them. A child's bootstrap awaits
+// event loop runs, and also whenever this thread blocks in any of the library's Sync
+// waits (futex.waitSync asks flushPendingNow() between short sleeps), so a thread that
+// buffers puts and then blocks waiting for results, a lock or an event still delivers them. A child's bootstrap awaits
 // them before it exits, as Python joins its feeder threads at exit.
 export interface PendingWriter {
   /** Resolves when nothing is pending. */
@@ -27,8 +27,17 @@ export function hasPending(): boolean {
   return writers.size > 0;
 }
 
+let flushing = false;
+
+/** Move what fits. Not re-entered: a flush that has to wait for a ring's lock waits plainly. */
 export function flushPendingNow(): void {
-  for (const w of writers) w.flushNow();
+  if (flushing) return;
+  flushing = true;
+  try {
+    for (const w of writers) w.flushNow();
+  } finally {
+    flushing = false;
+  }
 }
 
 /** Resolves when every writer that keeps the process alive has flushed. */

@@ -7,7 +7,6 @@ import { Feeder, type PutResult } from './feeder.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
 import type { BlockHandle } from './heap.js';
 import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
-import { flushPendingNow, hasPending } from './pending_writes.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
 import { EXTRA, NOTHING, Ring } from './ring.js';
 import { checkBoolean, checkInteger, checkOptions, timeoutToMs } from './validate.js';
@@ -351,16 +350,9 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       if (n <= 0) return true;
       const left = remaining(deadline);
       if (left === 0) return false;
-      // Items this thread put may still be pending here: move them, as Python's feeder
-      // thread would while this thread waits.
-      let slice = left;
-      if (hasPending()) {
-        flushPendingNow();
-        slice = Math.min(left, 1);
-      }
       Atomics.add(h, JOIN_SLEEPERS, 1);
       try {
-        waitSync(h, UNFINISHED, n, slice);
+        waitSync(h, UNFINISHED, n, left); // moves this thread's pending puts meanwhile
       } finally {
         Atomics.sub(h, JOIN_SLEEPERS, 1);
       }

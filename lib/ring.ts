@@ -26,7 +26,6 @@ import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js'
 import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
 import { PID } from './owner.js';
-import { flushPendingNow, hasPending } from './pending_writes.js';
 import { availableParallelism } from 'node:os';
 
 // Header, Int32 indexes, on separate 64-byte cache lines: what writers change on every
@@ -88,8 +87,6 @@ export type WaitEnd = typeof NOTHING | typeof GONE;
 export type GoneCheck = () => boolean;
 /** A waiter with a gone check sleeps in slices this long, to notice a peer's death. */
 const GONE_SLICE_MS = 100;
-/** A Sync waiter with puts pending in this thread sleeps this long between flushes. */
-const FLUSH_SLICE_MS = 1;
 /**
  * The longest sleep: a process killed between being woken and clearing the wake-in-flight
  * flag (wakeSleepers) leaves it set, and the others then notice within this long.
@@ -444,13 +441,8 @@ export class Ring {
       if (gone?.()) return GONE;
       const left = remaining(deadline);
       if (left === 0) return NOTHING;
-      let slice = Math.min(left, gone ? GONE_SLICE_MS : MAX_SLICE_MS);
-      if (hasPending()) {
-        // This thread is blocked here: be its own feeder (pending_writes.ts).
-        flushPendingNow();
-        slice = Math.min(slice, FLUSH_SLICE_MS);
-        if (ready()) return true;
-      }
+      // (futex.waitSync moves this thread's pending puts while it sleeps.)
+      const slice = Math.min(left, gone ? GONE_SLICE_MS : MAX_SLICE_MS);
       Atomics.add(h, sleepers, 1);
       const seen = Atomics.load(h, word);
       const slept = !ready();

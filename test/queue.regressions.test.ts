@@ -1,5 +1,6 @@
 // Regressions found by review: a ring attached after more than 2 GiB of traffic, and
-// JoinableQueue.joinSync while this thread still holds puts the ring had no room for.
+// Sync waits (joinSync, Event.waitSync) while this thread still holds puts the ring had
+// no room for.
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
 import { fixtureUrl } from './helpers/scripts.js';
@@ -35,6 +36,20 @@ describe('queue regressions', () => {
     for (let i = 0; i < 40; i++) q.putSync(big);
     expect(q.joinSync(30)).toBe(true);
     q.putSync(null as never); // the worker's stop signal
+    await p.join(30);
+    expect(p.exitcode).toBe(0);
+    q.close();
+  }, 60_000);
+
+  it('Event.waitSync moves this thread’s pending puts while it waits (its consumer needs them)', async () => {
+    const q = new mp.Queue<string>();
+    const done = new mp.Event();
+    const n = 40;
+    const p = new mp.Process({ target: T('drainThenSet'), args: [q, n, done] });
+    p.start();
+    const big = 'e'.repeat(100_000); // about 16 times the ring: most stay pending here
+    for (let i = 0; i < n; i++) q.putSync(big);
+    expect(done.waitSync(30)).toBe(true);
     await p.join(30);
     expect(p.exitcode).toBe(0);
     q.close();
