@@ -82,8 +82,8 @@ export class MessageReader implements RecordReader<unknown> {
   /**
    * Called with a message as it is read, while its record is not yet consumed (the
    * ring's readers' lock held): a pool worker claims its task there, so that no instant
-   * exists where the task is taken but not yet claimed. Not called for messages that
-   * need work after the consume (v8 format, big ones).
+   * exists where the task is taken but not yet claimed. A v8-format message is passed in
+   * wire form; a big one (in a block of its own) is not passed at all.
    */
   onRead: ((value: unknown) => void) | null = null;
   constructor(private readonly asBytes = false) {}
@@ -92,9 +92,10 @@ export class MessageReader implements RecordReader<unknown> {
     if ((flags & FLAG_EXTERNAL) !== 0) return new Deferred(this.decoder.decode(data, start, end), flags, false);
     if (this.asBytes || (flags & FLAG_BYTES) !== 0) return copyOut(data, start, end);
     const value = this.decoder.decode(data, start, end);
-    if (this.decoder.wire) return new Deferred(value, flags, true);
+    // A v8-format message is seen in wire form (shared handles not revived yet), which
+    // is enough for onRead's purpose (a pool task's chunk id).
     this.onRead?.(value);
-    return value;
+    return this.decoder.wire ? new Deferred(value, flags, true) : value;
   }
 
   /** The message a record read by `read` stands for (call once, after the consume). */
