@@ -34,7 +34,7 @@ export class Feeder implements PendingWriter {
   private cancelled = false;
   /** Pending messages already accepted (they count; a put still waiting for room does not). */
   private accepted = 0;
-  /** putSync is writing the first pending message (flushNow must not write it again). */
+  /** A message of this feeder's queue is being written (flushNow must not write it again). */
   private writing = false;
 
   /**
@@ -158,15 +158,22 @@ export class Feeder implements PendingWriter {
     }
   }
 
-  /** Move pending messages into the ring while they fit; never waits. */
+  /** Move pending messages into the ring while they fit; never waits for room. */
   flushNow(): void {
+    // Not re-entered: a tryPut that waits for the writers' lock runs the Sync-wait flush
+    // (pending_writes.ts), which would write this same first message a second time.
     if (this.writing) return;
     const q = this.queue;
-    while (q.length > 0) {
-      const first = q[0]!;
-      if (!this.ring.tryPut(first.payload, first.payload.length, first.flags, first.maxsize)) return;
-      q.shift();
-      this.settle(first, true);
+    this.writing = true;
+    try {
+      while (q.length > 0) {
+        const first = q[0]!;
+        if (!this.ring.tryPut(first.payload, first.payload.length, first.flags, first.maxsize)) return;
+        q.shift();
+        this.settle(first, true);
+      }
+    } finally {
+      this.writing = false;
     }
   }
 
