@@ -18,6 +18,7 @@ import { Pool } from './pool.js';
 import { type Process, cpuCount, importingTarget } from './process.js';
 import { type TargetRef, callerFile, describeTarget, refModule, resolveTarget } from './targets.js';
 import { checkBoolean, checkOptions, describe, timeoutToMs } from './validate.js';
+import { isIterable, isThenable, zipAsync, zipSync } from './iterables.js';
 
 const SELF = pathToFileURL(join(__dirname, 'futures.js')).href;
 const RUN_CHUNK = { module: SELF, name: 'runChunk' };
@@ -66,10 +67,6 @@ const noop = () => {};
 type Fn = (...args: unknown[]) => unknown;
 
 const resolved = new Map<string, Fn>();
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
-}
 
 async function load(ref: TargetRef): Promise<Fn> {
   return (await importingTarget(refModule(ref), () => resolveTarget(ref))) as Fn;
@@ -136,87 +133,10 @@ function isFnLike(fn: unknown): fn is Function | FunctionReference {
   return typeof fn === 'function' || (fn !== null && typeof fn === 'object' && typeof (fn as { module?: unknown }).module === 'string');
 }
 
-function isIterable(v: unknown): v is AnyIterable {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'string') &&
-    (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' || typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
-  );
-}
-
 function isPlainObject(v: unknown): boolean {
   if (v === null || typeof v !== 'object') return false;
   const proto: unknown = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
-}
-
-/** Python's zip over iterators: stops at the shortest, then closes the others. */
-function* zipSync(its: Iterator<unknown>[]): Generator<unknown[]> {
-  if (its.length === 0) return;
-  const open = new Set(its);
-  try {
-    for (;;) {
-      const tuple = new Array<unknown>(its.length);
-      for (let k = 0; k < its.length; k++) {
-        const it = its[k]!;
-        let r: IteratorResult<unknown>;
-        try {
-          r = it.next();
-        } catch (err) {
-          open.delete(it); // a throwing iterator is done; the others are closed below
-          throw err;
-        }
-        if (r.done === true) {
-          open.delete(it);
-          return;
-        }
-        tuple[k] = r.value;
-      }
-      yield tuple;
-    }
-  } finally {
-    for (const it of open) {
-      try {
-        it.return?.();
-      } catch {
-        // closing is a courtesy: the zip's own outcome stands
-      }
-    }
-  }
-}
-
-async function* zipAsync(its: (Iterator<unknown> | AsyncIterator<unknown>)[]): AsyncGenerator<unknown[]> {
-  if (its.length === 0) return;
-  const open = new Set(its);
-  try {
-    for (;;) {
-      const tuple = new Array<unknown>(its.length);
-      for (let k = 0; k < its.length; k++) {
-        const it = its[k]!;
-        let r: IteratorResult<unknown>;
-        try {
-          r = await it.next();
-        } catch (err) {
-          open.delete(it);
-          throw err;
-        }
-        if (r.done === true) {
-          open.delete(it);
-          return;
-        }
-        tuple[k] = r.value;
-      }
-      yield tuple;
-    }
-  } finally {
-    for (const it of open) {
-      try {
-        await it.return?.();
-      } catch {
-        // as in zipSync
-      }
-    }
-  }
 }
 
 /** `p`, or mp.TimeoutError once `deadline` (performance.now() ms) passes; a settled `p` always wins. */

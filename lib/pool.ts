@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { AsyncResult } from './async_result.js';
+import { isIterable } from './iterables.js';
 import { ArraySlice } from './codec.js';
 import { callerFile } from './code_location.js';
 import type { Connection } from './connection.js';
@@ -96,15 +97,6 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal === null) return undefined;
   if (!(signal instanceof AbortSignal)) throw new TypeError(`options.signal must be an AbortSignal, got ${describe(signal)}`);
   return signal;
-}
-
-function isIterable(v: unknown): v is Iterable<unknown> | AsyncIterable<unknown> {
-  return (
-    v !== null &&
-    (typeof v === 'object' || typeof v === 'string') &&
-    (typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function' ||
-      typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function')
-  );
 }
 
 async function toArray(name: string, it: unknown): Promise<unknown[]> {

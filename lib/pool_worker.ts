@@ -10,6 +10,7 @@
 // worker's control pipe before the first chunk that uses it) and are then named by id.
 import type { Connection } from './connection.js';
 import type { Queue } from './queues.js';
+import { isThenable } from './iterables.js';
 import { importingTarget } from './process.js';
 import { type TargetRef, refModule, resolveTarget } from './targets.js';
 import { warmUp } from './warmup.js';
@@ -35,10 +36,6 @@ export function errorInfo(err: unknown): ErrorInfo {
 }
 
 type Fn = (...args: unknown[]) => unknown;
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
-}
 
 export interface WorkerArgs {
   tasks: Queue<Task>;
