@@ -50,3 +50,24 @@ export type { ApplyOptions, IMapOptions, MapOptions, PoolOptions, TaskOptions } 
 export { AsyncResult } from './async_result.js';
 export { ProcessPoolExecutor } from './futures.js';
 export type { ExecutorMapOptions, FunctionReference, ProcessPoolExecutorOptions, ShutdownOptions } from './futures.js';
+export { BaseManager, Manager, SyncManager } from './managers.js';
+export type { ManagedCallable, ManagerOptions, RegisterOptions } from './managers.js';
+export { SharedMemoryManager } from './shared_memory_manager.js';
+export { AutoProxy, BaseProxy } from './manager_proxy.js';
+export type { ProxyClass } from './manager_proxy.js';
+export {
+  AcquirerProxy,
+  ArrayProxy,
+  BarrierProxy,
+  ConditionProxy,
+  DictProxy,
+  EventProxy,
+  JoinableQueueProxy,
+  ListProxy,
+  NamespaceProxy,
+  QueueProxy,
+  SemaphoreProxy,
+  ValueProxy,
+} from './manager_proxies.js';
+export type { DictKey } from './manager_proxies.js';
+export type { Server as ManagerServer } from './manager_server.js';

@@ -466,3 +466,51 @@ describe.concurrent('seed examples (examples/seeds)', () => {
     expect(files).toEqual(EXAMPLES.map((e) => e.file).sort());
   });
 });
+
+describe('the remote manager example (examples/remote-manager)', () => {
+  it.skipIf(!tsxCli)('a queue server and two clients over TCP with an authkey', async ({ expect }) => {
+    // A free port: one that was just listening and is now closed.
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const port = String((probe.address() as AddressInfo).port);
+    await new Promise((r) => probe.close(r));
+    const env = { ...process.env, PORT: port, NO_COLOR: '1' };
+    const server = spawn(process.execPath, [tsxCli!, path.join(root, 'examples', 'remote-manager', 'queue-server.mts')], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+    });
+    let out = '';
+    server.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = once(server, 'exit');
+    try {
+      const deadline = Date.now() + 30_000;
+      while (!out.includes('serving a queue') && Date.now() < deadline && server.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain(`serving a queue at ["127.0.0.1",${port}]`);
+      const client = (file: string) =>
+        new Promise<string>((resolve, reject) => {
+          const c = spawn(process.execPath, [tsxCli!, path.join(root, 'examples', 'remote-manager', file)], { cwd: root, env });
+          let text = '';
+          c.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+          c.stderr.setEncoding('utf8').on('data', (d: string) => (text += d));
+          const t = setTimeout(() => c.kill('SIGKILL'), 30_000);
+          c.on('exit', (code) => {
+            clearTimeout(t);
+            if (code === 0) resolve(text.trim());
+            else reject(new Error(`${file} exited with ${code}: ${text}`));
+          });
+        });
+      // The getter waits on the queue first, so the put is what wakes it.
+      const got = client('queue-get.mts');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await client('queue-put.mts')).toBe("put 'hello'");
+      expect(await got).toBe('got hello');
+    } finally {
+      server.kill('SIGINT');
+      const [code] = (await exited) as [number | null];
+      expect(code).toBe(0);
+      expect(out).toContain('server stopped');
+    }
+  }, 90_000);
+});

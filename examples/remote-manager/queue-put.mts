@@ -1,0 +1,22 @@
+// Client 1 of the remote manager pattern: put a message on the served queue.
+//
+//   QueueManager.register('get_queue')
+//   m = QueueManager(address=('foo.bar.org', 50000), authkey=b'abracadabra')
+//   m.connect()
+//   queue = m.get_queue()
+//   queue.put('hello')
+//
+// Run: npx tsx examples/remote-manager/queue-put.mts  (HOST=foo.bar.org for another machine)
+import * as mp from 'multiprocessing';
+
+class QueueManager extends mp.BaseManager {
+  // register() adds the method; this line tells TypeScript about it.
+  declare getQueue: () => Promise<mp.AutoProxy>;
+}
+QueueManager.register('getQueue');
+
+const m = new QueueManager({ address: [process.env.HOST ?? '127.0.0.1', Number(process.env.PORT ?? 50000)], authkey: 'abracadabra' });
+await m.connect();
+const queue = await m.getQueue();
+await queue.put('hello');
+console.log("put 'hello'");

@@ -1,0 +1,147 @@
+// Proxies: the client's handle on an object that lives in a manager server (Python's
+// BaseProxy and AutoProxy). Every method call is a request over the process's one
+// connection to that server and returns a Promise.
+//
+// A proxy holds one reference on the server. A proxy made from a reply adopts the
+// reference the server counted when it sent the token; one revived anywhere else (a
+// child's arguments, a queue message) asks for its own with an incref first. When the
+// proxy is garbage collected its reference is given back; when the process ends, the
+// server drops whatever its connection still held.
+import { currentProcess } from './process.js';
+import { ManagerConnection, describeAddress, setProxyFactory } from './manager_client.js';
+import { PROXY_KIND, type Token, encodingForNetwork, revivalContext } from './manager_protocol.js';
+import { HANDLE_KIND, type SharedHandle, registerReviver, toHandle } from './reduction.js';
+import { checkString, describe } from './validate.js';
+
+const kToken: unique symbol = Symbol('multiprocessing.proxy.token');
+const kConn: unique symbol = Symbol('multiprocessing.proxy.connection');
+
+interface Held {
+  conn: ManagerConnection;
+  id: number;
+}
+
+const references = new FinalizationRegistry<Held>(({ conn, id }) => conn.notify(0, 'decref', [id]));
+
+/** A proxy class: built from a token and the connection to its server. */
+export type ProxyClass = new (token: Token, conn: ManagerConnection) => BaseProxy;
+
+const proxyClasses = new Map<string, ProxyClass>();
+
+/** @internal Name a proxy class so tokens can ask for it ('' is AutoProxy). */
+export function registerProxyClass(name: string, C: ProxyClass): void {
+  proxyClasses.set(name, C);
+}
+
+/** The proxy of a managed object. Subclasses give its methods names; _callmethod reaches any exposed one. */
+export class BaseProxy {
+  /** @internal */
+  readonly [kToken]: Token;
+  /** @internal */
+  readonly [kConn]: ManagerConnection;
+
+  /** @internal Proxies are made by managers and by receiving tokens. */
+  constructor(token: Token, conn: ManagerConnection) {
+    this[kToken] = token;
+    this[kConn] = conn;
+    references.register(this, { conn, id: token.id });
+  }
+
+  /** The managed object's typeid ('dict', 'Lock', or a registered one). */
+  get typeid(): string {
+    return this[kToken].typeid;
+  }
+
+  /** Call `methodname` of the managed object with `args` (it must be exposed). */
+  _callmethod(methodname: string, args: readonly unknown[] = []): Promise<unknown> {
+    checkString('methodname', methodname);
+    if (!Array.isArray(args)) return Promise.reject(new TypeError(`args must be an array, got ${describe(args)}`));
+    return this[kConn].call(this[kToken].id, methodname, args as unknown[]);
+  }
+
+  /** A copy of the managed object's value. */
+  _getvalue(): Promise<unknown> {
+    return this[kConn].call(this[kToken].id, '#GETVALUE', []);
+  }
+
+  /** @internal How the proxy travels: its token, with the key a local receiver needs. */
+  [toHandle](): SharedHandle {
+    const token = this[kToken];
+    const conn = this[kConn];
+    const key = conn.authkey;
+    const own = key === null || encodingForNetwork() || key.equals(currentProcess().authkey);
+    const { authkey: _drop, ...rest } = token;
+    return { ...rest, address: conn.address, ...(own || key === null ? {} : { authkey: key.toString('hex') }) } as Token;
+  }
+
+  toString(): string {
+    const t = this[kToken];
+    return `<${this.constructor.name} object, typeid '${t.typeid}' at ${describeAddress(this[kConn].address)}, id ${t.id}>`;
+  }
+
+  /** @internal for util.inspect */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+}
+
+/** A proxy whose methods are whatever the server exposes for its object (Python's AutoProxy). */
+export class AutoProxy extends BaseProxy {
+  [method: string]: unknown;
+
+  constructor(token: Token, conn: ManagerConnection) {
+    super(token, conn);
+    for (const name of token.exposed) {
+      if (name in this) continue; // never shadow the proxy's own members
+      Object.defineProperty(this, name, {
+        value: (...args: unknown[]) => this._callmethod(name, args),
+        enumerable: false,
+        configurable: true,
+      });
+    }
+  }
+}
+
+/** The token of a proxy (its server, object id, typeid). */
+export function tokenOf(proxy: BaseProxy): Token {
+  return proxy[kToken];
+}
+
+/** The connection a proxy calls through. */
+export function connectionOf(proxy: BaseProxy): ManagerConnection {
+  return proxy[kConn];
+}
+
+function makeProxy(token: Token, conn: ManagerConnection): BaseProxy {
+  const C = proxyClasses.get(token.proxy) ?? AutoProxy;
+  return new C(token, conn);
+}
+
+setProxyFactory(makeProxy);
+
+function isToken(h: SharedHandle): h is Token {
+  const t = h as Partial<Token>;
+  return (
+    typeof t.server === 'string' &&
+    typeof t.id === 'number' &&
+    typeof t.typeid === 'string' &&
+    typeof t.proxy === 'string' &&
+    Array.isArray(t.exposed) &&
+    (typeof t.address === 'string' || Array.isArray(t.address))
+  );
+}
+
+registerReviver(PROXY_KIND, (h) => {
+  if (!isToken(h)) throw new TypeError('corrupt manager proxy token');
+  const ctx = revivalContext();
+  // Inside its own server, a token is the object itself (a list stored in a dict).
+  if (ctx?.referent !== undefined && ctx.serverId === h.server) return ctx.referent(h.id);
+  // In a reply of the token's own server: the reference was counted for this connection.
+  if (ctx?.replyFrom !== undefined && ctx.replyFrom.serverId === h.server) return ctx.replyFrom.adopt(h);
+  const key = h.authkey !== undefined ? Buffer.from(h.authkey, 'hex') : currentProcess().authkey;
+  const conn = ManagerConnection.for(h.address, key);
+  conn.notify(0, 'incref', [h.id]);
+  return makeProxy(h, conn);
+});
+
+export { HANDLE_KIND };
