@@ -65,5 +65,3 @@ export class RemoteError extends defineError('ERR_MP_REMOTE') {
 
 /** A manager dict has no such key (Python's KeyError: `del d[k]`, `d.pop(k)` without a default). */
 export class KeyError extends defineError('ERR_MP_KEY') {}
-/** A manager list or array index is out of range (Python's IndexError). */
-export class IndexError extends defineError('ERR_MP_INDEX') {}

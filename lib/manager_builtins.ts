@@ -4,7 +4,7 @@
 // `exposed` with the arguments a proxy sent, and sends back what they return; the
 // symbol method kSnapshot gives a proxy's `_getvalue()`.
 import { type TypeInfo, typeInfo } from './ctypes.js';
-import { IndexError, KeyError, ValueError } from './errors.js';
+import { KeyError, ValueError } from './errors.js';
 import { checkIndex, checkKey, type DictKey, dictPairs, dictSlot, isIterable, isPlainObject, itemIndex } from './pyvalues.js';
 import { plainObject, pyCompare, pyEquals, showValue, sliceBound } from './pyvalues.js';
 import { bytesOf, coerceScalar, K_WCHAR, kindOf, wcharString, wcharUnits } from './scalars.js';
@@ -149,13 +149,13 @@ export class ManagedList {
 
   get(index: unknown): unknown {
     const j = itemIndex(checkIndex('index', index), this.#items.length);
-    if (j < 0) throw new IndexError('list index out of range');
+    if (j < 0) throw new RangeError('list index out of range');
     return this.#items[j];
   }
 
   set(index: unknown, value: unknown): void {
     const j = itemIndex(checkIndex('index', index), this.#items.length);
-    if (j < 0) throw new IndexError('list assignment index out of range');
+    if (j < 0) throw new RangeError('list assignment index out of range');
     this.#items[j] = value;
   }
 
@@ -177,9 +177,9 @@ export class ManagedList {
 
   pop(index: unknown = -1): unknown {
     const i = checkIndex('index', index);
-    if (this.#items.length === 0) throw new IndexError('pop from empty list');
+    if (this.#items.length === 0) throw new RangeError('pop from empty list');
     const j = itemIndex(i, this.#items.length);
-    if (j < 0) throw new IndexError('pop index out of range');
+    if (j < 0) throw new RangeError('pop index out of range');
     return this.#items.splice(j, 1)[0];
   }
 
@@ -360,13 +360,13 @@ export class ManagedArray {
 
   get(index: unknown): number | bigint | string {
     const j = itemIndex(checkIndex('index', index), this.#data.length);
-    if (j < 0) throw new IndexError('array index out of range');
+    if (j < 0) throw new RangeError('array index out of range');
     return this.#read(j);
   }
 
   set(index: unknown, value: unknown): void {
     const j = itemIndex(checkIndex('index', index), this.#data.length);
-    if (j < 0) throw new IndexError('array assignment index out of range');
+    if (j < 0) throw new RangeError('array assignment index out of range');
     this.#data[j] = coerceScalar(this.#info, this.#kind, value, 'value');
   }
 

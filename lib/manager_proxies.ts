@@ -76,7 +76,7 @@ function isIterableValue(v: unknown): v is Iterable<unknown> {
 
 /** What a list and an array proxy share: indexed access, length, slices and a copy. */
 class SequenceProxy<T> extends BaseProxy {
-  /** Item `i` (negative counts from the end; IndexError when out of range). */
+  /** Item `i` (negative counts from the end; a RangeError when out of range, Python's IndexError). */
   get(i: number): Call<T> {
     return this._callmethod('get', [i]) as Call<T>;
   }

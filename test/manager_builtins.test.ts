@@ -2,7 +2,7 @@
 // and of the Python value semantics they use (pyvalues.ts). Imports the TypeScript
 // sources directly: these objects live in the server process, not in the public API.
 import { describe, expect, it } from 'vitest';
-import { IndexError, KeyError, ValueError } from '../lib/errors.js';
+import { KeyError, ValueError } from '../lib/errors.js';
 import { kSnapshot, ManagedArray, ManagedDict, ManagedList, ManagedNamespace, ManagedValue } from '../lib/manager_builtins.js';
 import { checkKey, pyCompare, pyEquals } from '../lib/pyvalues.js';
 
@@ -299,13 +299,13 @@ describe('ManagedList', () => {
     expect(l.get(0)).toBe('a');
     expect(l.get(-1)).toBe('c');
     expect(l.get(-3)).toBe('a');
-    throws(() => l.get(3), IndexError, 'list index out of range');
-    throws(() => l.get(-4), IndexError, 'list index out of range');
+    throws(() => l.get(3), RangeError, 'list index out of range');
+    throws(() => l.get(-4), RangeError, 'list index out of range');
     l.set(-1, 'z');
     l.set(0, 'y');
     expect(l.copy()).toEqual(['y', 'b', 'z']);
-    throws(() => l.set(3, 'x'), IndexError, 'list assignment index out of range');
-    throws(() => l.set(-4, 'x'), IndexError, 'list assignment index out of range');
+    throws(() => l.set(3, 'x'), RangeError, 'list assignment index out of range');
+    throws(() => l.set(-4, 'x'), RangeError, 'list assignment index out of range');
     throws(() => l.get(1.5), TypeError, /^index must be an integer/);
     throws(() => l.get('0'), TypeError, /^index must be an integer/);
     throws(() => l.set(null, 1), TypeError, /^index must be an integer/);
@@ -335,10 +335,10 @@ describe('ManagedList', () => {
     expect(l.pop()).toBe(4);
     expect(l.pop(0)).toBe(1);
     expect(l.pop(-2)).toBe(2);
-    throws(() => l.pop(5), IndexError, 'pop index out of range');
-    throws(() => l.pop(-2), IndexError, 'pop index out of range');
+    throws(() => l.pop(5), RangeError, 'pop index out of range');
+    throws(() => l.pop(-2), RangeError, 'pop index out of range');
     expect(l.pop()).toBe(3);
-    throws(() => l.pop(), IndexError, 'pop from empty list');
+    throws(() => l.pop(), RangeError, 'pop from empty list');
     throws(() => l.pop('x'), TypeError, /^index must be an integer/);
   });
 
@@ -506,9 +506,9 @@ describe('ManagedArray', () => {
     a.set(-3, 10);
     a.set(1, -5);
     expect(a.copy()).toEqual([10, -5, 3]);
-    throws(() => a.get(3), IndexError, 'array index out of range');
-    throws(() => a.get(-4), IndexError, 'array index out of range');
-    throws(() => a.set(3, 1), IndexError, 'array assignment index out of range');
+    throws(() => a.get(3), RangeError, 'array index out of range');
+    throws(() => a.get(-4), RangeError, 'array index out of range');
+    throws(() => a.set(3, 1), RangeError, 'array assignment index out of range');
     throws(() => a.set(0, 40000), RangeError, /^value 40000 is out of range for 'h'/);
     throws(() => a.set(0, 'x'), TypeError, /^value must be an integer for 'h'/);
     throws(() => a.set(0, 1.5), TypeError, /^value must be an integer/);
