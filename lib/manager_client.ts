@@ -83,6 +83,7 @@ export class ManagerConnection {
   private readonly revival = {
     replyFrom: {
       serverId: null as string | null,
+      authkey: null as Buffer | null,
       adopt: (token: Token) => adoptToken!(token, this),
     },
   };
@@ -91,6 +92,7 @@ export class ManagerConnection {
     this.address = address;
     this.authkey = authkey;
     this.key = key;
+    this.revival.replyFrom.authkey = authkey;
   }
 
   /** False once the connection ended (a new one is made for the next call). */

@@ -2,6 +2,7 @@
 // registered callables, run the initializer, listen, tell the parent the address, serve.
 import type { Connection } from './connection.js';
 import type { Address } from './listener.js';
+import { errorToWire } from './manager_protocol.js';
 import { Server, type TypeSpec } from './manager_server.js';
 import { builtinSpec } from './manager_types.js';
 import type { TypeRef } from './managers.js';
@@ -41,7 +42,7 @@ export async function serveManager(spec: ServerSpec, ready: Connection): Promise
     });
     await server.listening();
   } catch (err) {
-    await ready.send({ error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+    await ready.send({ error: errorToWire(err) });
     ready.close();
     return;
   }

@@ -177,7 +177,7 @@ export interface RevivalContext {
   readonly serverId?: string;
   referent?(id: number): object;
   /** A client reading a reply from this server (its id), on this connection. */
-  readonly replyFrom?: { serverId: string | null; adopt(token: Token): unknown };
+  readonly replyFrom?: { serverId: string | null; authkey: Buffer | null; adopt(token: Token): unknown };
 }
 
 let context: RevivalContext | null = null;

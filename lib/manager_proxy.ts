@@ -11,7 +11,7 @@ import { currentProcess } from './process.js';
 import { ManagerConnection, describeAddress, setProxyFactory } from './manager_client.js';
 import { PROXY_KIND, type Token, encodingForNetwork, revivalContext } from './manager_protocol.js';
 import { HANDLE_KIND, type SharedHandle, registerReviver, toHandle } from './reduction.js';
-import { checkString, describe } from './validate.js';
+import { describe } from './validate.js';
 
 const kToken: unique symbol = Symbol('multiprocessing.proxy.token');
 const kConn: unique symbol = Symbol('multiprocessing.proxy.connection');
@@ -54,7 +54,7 @@ export class BaseProxy {
 
   /** Call `methodname` of the managed object with `args` (it must be exposed). */
   _callmethod(methodname: string, args: readonly unknown[] = []): Promise<unknown> {
-    checkString('methodname', methodname);
+    if (typeof methodname !== 'string') return Promise.reject(new TypeError(`methodname must be a string, got ${describe(methodname)}`));
     if (!Array.isArray(args)) return Promise.reject(new TypeError(`args must be an array, got ${describe(args)}`));
     return this[kConn].call(this[kToken].id, methodname, args as unknown[]);
   }
@@ -131,14 +131,37 @@ function isToken(h: SharedHandle): h is Token {
   );
 }
 
+/**
+ * A token of another manager inside a server's request: kept as data and sent back out
+ * as the same token. The server never connects anywhere because of a request (a client
+ * could otherwise make it authenticate, with this process tree's key, to any address).
+ */
+class ForeignToken {
+  readonly #token: Token;
+  constructor(token: Token) {
+    this.#token = token;
+  }
+  [toHandle](): SharedHandle {
+    const { authkey: _drop, ...rest } = this.#token;
+    return rest as Token;
+  }
+}
+
 registerReviver(PROXY_KIND, (h) => {
   if (!isToken(h)) throw new TypeError('corrupt manager proxy token');
   const ctx = revivalContext();
-  // Inside its own server, a token is the object itself (a list stored in a dict).
-  if (ctx?.referent !== undefined && ctx.serverId === h.server) return ctx.referent(h.id);
-  // In a reply of the token's own server: the reference was counted for this connection.
-  if (ctx?.replyFrom !== undefined && ctx.replyFrom.serverId === h.server) return ctx.replyFrom.adopt(h);
-  const key = h.authkey !== undefined ? Buffer.from(h.authkey, 'hex') : currentProcess().authkey;
+  if (ctx?.referent !== undefined) {
+    // Inside its own server, a token is the object itself (a list stored in a dict).
+    return ctx.serverId === h.server ? ctx.referent(h.id) : new ForeignToken(h);
+  }
+  let key: Buffer | null;
+  if (ctx?.replyFrom !== undefined) {
+    // In a reply of the token's own server: the reference was counted for this connection.
+    if (ctx.replyFrom.serverId === h.server) return ctx.replyFrom.adopt(h);
+    // Another manager's token that a server sent: use that server's key, never this
+    // process's own (a server must not be able to make us authenticate elsewhere).
+    key = ctx.replyFrom.authkey;
+  } else key = h.authkey !== undefined ? Buffer.from(h.authkey, 'hex') : currentProcess().authkey;
   const conn = ManagerConnection.for(h.address, key);
   conn.notify(0, 'incref', [h.id]);
   return makeProxy(h, conn);

@@ -89,6 +89,8 @@ interface Client {
 /** The grace period before an object no proxy holds is dropped (a proxy may be in transit). */
 const FREE_AFTER_MS = 1000;
 const GETVALUE = '#GETVALUE';
+/** Unread reply bytes a client may leave beyond one largest message before it is dropped. */
+const UNREAD_SLACK = 16 * 1024 * 1024;
 
 /** While a reply is encoded: the server and client whose tokens managed objects become. */
 let encoding: { server: Server; client: Client } | null = null;
@@ -125,6 +127,16 @@ function freshUnixAddress(): string {
   return join(mkdtempSync(join(tmpdir(), 'mp-')), name);
 }
 
+/** A manager on a non-loopback address must have an authkey (an empty one counts as none). */
+export function checkListenable(address: Address | null, key: Buffer | null): void {
+  if (address !== null && !isLocalAddress(address) && (key === null || key.length === 0)) {
+    throw new ValueError(
+      `a manager listening on ${JSON.stringify(address)} (not a loopback address) needs an authkey: ` +
+        'pass options.authkey (the same secret bytes on every client), or listen on 127.0.0.1',
+    );
+  }
+}
+
 export class Server {
   /** Random; tokens name their server by it. */
   readonly id = randomBytes(8).toString('hex');
@@ -147,13 +159,7 @@ export class Server {
   constructor(types: ReadonlyMap<string, TypeSpec>, options: ServerOptions) {
     this.types = types;
     this.options = options;
-    const key = options.authkey;
-    if (options.address !== null && !isLocalAddress(options.address) && (key === null || key.length === 0)) {
-      throw new ValueError(
-        `a manager listening on ${JSON.stringify(options.address)} (not a loopback address) needs an authkey: ` +
-          'pass options.authkey (the same secret bytes on every client), or listen on 127.0.0.1',
-      );
-    }
+    checkListenable(options.address, options.authkey);
     this.bound = options.address ?? freshUnixAddress();
     this.stopped = new Promise((r) => {
       this.resolveStopped = r;
@@ -322,7 +328,7 @@ export class Server {
       return;
     }
     if (method === GETVALUE) {
-      this.run(client, requestId, entry.meta, () => snapshotOf(entry.obj));
+      this.run(client, requestId, entry.meta, () => snapshotOf(entry.obj, entry.meta));
       return;
     }
     if (!entry.meta.exposed.has(method)) {
@@ -462,7 +468,7 @@ export class Server {
     try {
       const buffered = client.conn.sendQueued(this.encoder.bytes.subarray(0, n));
       // A client that stops reading its replies is dropped rather than buffered forever.
-      if (buffered > 2 * this.options.maxMessageBytes) client.conn.close();
+      if (buffered > this.options.maxMessageBytes + UNREAD_SLACK) client.conn.close();
     } catch {
       client.conn.close();
     }
@@ -540,10 +546,15 @@ export class Server {
 
 const kSnapshot = Symbol.for('multiprocessing.manager.snapshot');
 
-/** What _getvalue() returns: the object's own snapshot, or a copy of its own fields. */
-function snapshotOf(obj: object): unknown {
+/**
+ * What _getvalue() returns: the object's own snapshot (dict, list, Namespace, Value,
+ * Array), a copy of a registered object's own fields; a lock or a queue has no value.
+ */
+function snapshotOf(obj: object, meta: Meta): unknown {
   const snap = (obj as { [kSnapshot]?: () => unknown })[kSnapshot];
-  return typeof snap === 'function' ? snap.call(obj) : { ...obj };
+  if (typeof snap === 'function') return snap.call(obj);
+  if (meta.proxy !== '') throw new TypeError(`_getvalue(): a ${meta.typeid} has no value to copy; call its methods instead`);
+  return { ...obj };
 }
 
 function unsendable(err: unknown): TypeError {

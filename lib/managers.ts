@@ -32,7 +32,8 @@ import type {
   SemaphoreProxy,
   ValueProxy,
 } from './manager_proxies.js';
-import { Server, type TypeSpec } from './manager_server.js';
+import { errorFromWire } from './manager_protocol.js';
+import { Server, type TypeSpec, checkListenable } from './manager_server.js';
 import { SYNC_TYPES, builtinSpec } from './manager_types.js';
 import { registerContextBinder } from './context.js';
 import { Pipe } from './pipe.js';
@@ -155,7 +156,7 @@ export class BaseManager implements AsyncDisposable {
     const C = this.constructor as typeof BaseManager;
     return [...C[kRegistry].values()].map((r) => ({
       typeid: r.typeid,
-      make: r.callable === null ? null : isBuiltin(r.callable) ? r.callable : describeTarget(r.callable, r.callerFile),
+      make: r.callable === null ? null : isBuiltin(r.callable) ? r.callable : describeTarget(r.callable, r.callerFile, { allowClass: true }),
       exposed: r.exposed,
       methodToTypeid: r.methodToTypeid,
       proxy: r.proxy,
@@ -165,6 +166,7 @@ export class BaseManager implements AsyncDisposable {
   /** Start the server process; resolves once it listens. */
   async start(initializer?: ((...args: never[]) => unknown) | null, initargs: readonly unknown[] = []): Promise<void> {
     if (this.#state !== 'initial') throw new ProcessError(`cannot start a manager that is ${this.#state}`);
+    checkListenable(this.#address, this.#authkey);
     const init = initializer === undefined || initializer === null ? null : describeTarget(initializer, callerFile());
     this.#state = 'started';
     const [reader, writer] = Pipe({ duplex: false });
@@ -181,9 +183,10 @@ export class BaseManager implements AsyncDisposable {
       p.start();
       writer.close();
       const exited = exitedOf(p).then((code) => ({ exited: code }));
-      const answer = (await Promise.race([reader.recv(), exited])) as { address?: Address; error?: string; exited?: number };
+      const answer = (await Promise.race([reader.recv(), exited])) as { address?: Address; error?: unknown; exited?: number };
       if (answer.exited !== undefined) throw new ProcessError(`the manager process exited with code ${answer.exited} before it was ready (its stderr says why)`);
-      if (answer.error !== undefined) throw new ProcessError(`the manager could not start: ${answer.error}`);
+      // The server's own error (EADDRINUSE, a throwing initializer, a missing export), with its class.
+      if (answer.error !== undefined) throw errorFromWire(answer.error);
       this.#address = answer.address!;
     } catch (err) {
       this.#state = 'shutdown';

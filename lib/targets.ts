@@ -191,7 +191,7 @@ function label(fn: Function): string {
 }
 
 /** The TypeError for a function that cannot travel, or null when it can. */
-function refusal(fn: Function, source: string): TypeError | null {
+function refusal(fn: Function, source: string, allowClass: boolean): TypeError | null {
   const name = typeof fn.name === 'string' ? fn.name : '';
   if (name.startsWith('bound ')) {
     return new TypeError(
@@ -205,7 +205,7 @@ function refusal(fn: Function, source: string): TypeError | null {
         'wrap it in a function of your own, e.g. (...a) => Math.max(...a), or export one from a module',
     );
   }
-  if (/^class[\s{]/.test(source)) {
+  if (!allowClass && /^class[\s{]/.test(source)) {
     return new TypeError(
       `target ${label(fn)} is a class constructor, not a function: to run code in a process, subclass ` +
         'mp.Process and override run(), or pass a function',
@@ -227,7 +227,7 @@ const refCache = new WeakMap<Function, Map<string, TargetRef>>();
  * explicit { module, name }. `callerFile`: the user file that created the Process (or
  * called the Pool method); relative explicit modules resolve against its directory.
  */
-export function describeTarget(target: unknown, callerFile: string | undefined): TargetRef {
+export function describeTarget(target: unknown, callerFile: string | undefined, options: { allowClass?: boolean } = {}): TargetRef {
   if (typeof target !== 'function') {
     if (isExplicit(target)) return explicitRef(target, callerFile);
     throw new TypeError(
@@ -236,20 +236,21 @@ export function describeTarget(target: unknown, callerFile: string | undefined):
     );
   }
   // The answer depends on the caller, the entry module and which CommonJS modules are loaded.
-  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${Object.keys(require.cache).length}`;
+  const allowClass = options.allowClass === true;
+  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${Object.keys(require.cache).length}\0${allowClass}`;
   let byKey = refCache.get(target);
   const hit = byKey?.get(key);
   if (hit !== undefined) return hit;
-  const ref = describeFunction(target, callerFile);
+  const ref = describeFunction(target, callerFile, allowClass);
   if (byKey === undefined) refCache.set(target, (byKey = new Map()));
   if (byKey.size > 16) byKey.clear();
   byKey.set(key, ref);
   return ref;
 }
 
-function describeFunction(fn: Function, caller: string | undefined): TargetRef {
+function describeFunction(fn: Function, caller: string | undefined, allowClass: boolean): TargetRef {
   const source = functionSource(fn);
-  const refused = refusal(fn, source);
+  const refused = refusal(fn, source, allowClass);
   if (refused !== null) throw refused;
   const name = typeof fn.name === 'string' ? fn.name : '';
   const roots = [caller, mainModule()].filter((f): f is string => f !== undefined);
