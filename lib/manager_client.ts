@@ -10,17 +10,18 @@
 import { AuthenticationError, EOFError, ValueError } from './errors.js';
 import { Decoder, Encoder, revive } from './codec.js';
 import { type Address, Client } from './listener.js';
+import { withNetworkTransport } from './reduction.js';
 import {
   ERROR,
   FAILED,
   PROXY,
+  PROXY_KIND,
   RETURN,
   SpinPolicy,
   type Token,
   errorFromWire,
   isReply,
   remoteFailure,
-  withNetworkEncoding,
   withRevivalContext,
 } from './manager_protocol.js';
 import type { SocketConnection } from './socket_connection.js';
@@ -40,6 +41,10 @@ export function setProxyFactory(fn: Adopt): void {
 }
 
 const CHALLENGE = Buffer.from('#CHALLENGE#');
+/** How long connecting and the handshake may take before calls fail. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** A reply may carry proxies, never a handle naming this machine's shared memory. */
+const ONLY_PROXIES: ReadonlySet<string> = new Set([PROXY_KIND]);
 
 function addressKey(address: Address, authkey: Buffer | null): string {
   return `${JSON.stringify(address)}|${authkey?.toString('hex') ?? ''}`;
@@ -54,6 +59,7 @@ export class ManagerConnection {
 
   /** The connection this process uses for the server at `address` (made on first use). */
   static for(address: Address, authkey: Buffer | null): ManagerConnection {
+    if (authkey !== null && authkey.length === 0) authkey = null; // an empty key is no key, as the server sees it
     const key = addressKey(address, authkey);
     let c = ManagerConnection.open.get(key);
     if (c === undefined || c.ended) {
@@ -76,7 +82,9 @@ export class ManagerConnection {
   private readonly waiting = new Map<number, Waiter>();
   private nextRequest = 1;
   /** Requests encoded before the socket was up, in order. */
-  private backlog: Uint8Array[] = [];
+  private backlog: { id: number; method: string; bytes: Uint8Array }[] = [];
+  /** The id of the hello request while its reply is awaited. */
+  private helloId = -1;
   private readonly encoder = new Encoder();
   private readonly decoder = new Decoder();
   private readonly spin = new SpinPolicy();
@@ -117,6 +125,7 @@ export class ManagerConnection {
         this.waiting.delete(id);
         reject(err as Error);
       }
+      // A call waiting for its reply keeps the process alive; an idle connection does not.
       if (this.waiting.size === 1) this.conn?.setRef(true);
     });
   }
@@ -131,26 +140,35 @@ export class ManagerConnection {
     }
   }
 
-  private send(id: number, objectId: number, method: string, args: unknown[]): void {
-    if (this.ended) throw this.failure ?? this.goneError();
+  private encode(id: number, objectId: number, method: string, args: unknown[]): Uint8Array {
     let n: number;
     try {
-      n = withNetworkEncoding(() => this.encoder.encodeLength([id, objectId, method, args]));
+      n = withNetworkTransport(() => this.encoder.encodeLength([id, objectId, method, args]));
     } catch (err) {
       throw new TypeError(`${method}: the arguments cannot be sent to the manager: ${(err as Error).message}`, { cause: err });
     }
+    this.checkSize(method, n);
+    return this.encoder.bytes.subarray(0, n);
+  }
+
+  private checkSize(method: string, n: number): void {
     if (n > this.maxMessageBytes) {
       throw new ValueError(`${method}: the request is ${n} bytes, over the manager's limit of ${this.maxMessageBytes} (maxMessageBytes)`);
     }
-    const bytes = this.encoder.bytes.subarray(0, n);
-    if (this.conn !== null) {
-      this.conn.sendQueued(bytes);
+  }
+
+  private send(id: number, objectId: number, method: string, args: unknown[]): void {
+    if (this.ended) throw this.failure ?? this.goneError();
+    const bytes = this.encode(id, objectId, method, args);
+    const conn = this.conn;
+    if (conn !== null && this.serverId !== null) {
+      conn.sendQueued(bytes);
       // Most replies come within tens of microseconds: wait for them here, not asleep.
       const us = id === 0 ? 0 : this.spin.budget();
-      if (us > 0) this.spin.result(this.conn.spinStream(us));
-    }
-    else {
-      this.backlog.push(bytes.slice());
+      if (us > 0) this.spin.result(conn.spinStream(us));
+    } else {
+      // Before the server's hello (its message limit is not known yet): queued.
+      this.backlog.push({ id, method, bytes: bytes.slice() });
       this.connecting ??= this.connect();
     }
     this.encoder.shrink();
@@ -159,7 +177,13 @@ export class ManagerConnection {
   private async connect(): Promise<void> {
     let conn: SocketConnection;
     try {
-      conn = (await Client(this.address, { authkey: this.authkey })) as SocketConnection;
+      const connecting = Client(this.address, { authkey: this.authkey }) as Promise<SocketConnection>;
+      let timer: NodeJS.Timeout | undefined;
+      const limit = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new EOFError(`the manager at ${describeAddress(this.address)} did not complete the handshake in ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+      });
+      connecting.then((c) => this.ended && c.close(), () => {});
+      conn = await Promise.race([connecting, limit]).finally(() => clearTimeout(timer));
     } catch (err) {
       this.end(this.wrapConnectError(err as Error));
       return;
@@ -181,20 +205,35 @@ export class ManagerConnection {
       },
       end: (err) => this.end(err === null ? null : new EOFError(`the connection to the manager broke: ${err.message}`, { cause: err })),
     });
-    // hello first: its reply (the server's id) comes before any reply carrying a token
-    const hello = this.nextRequest++;
-    this.waiting.set(hello, {
-      resolve: (info) => {
-        const { server, maxMessageBytes } = info as { server: string; maxMessageBytes: number };
-        this.serverId = server;
-        this.revival.replyFrom.serverId = server;
-        this.maxMessageBytes = maxMessageBytes;
-      },
-      reject: () => {},
-    });
-    withNetworkEncoding(() => conn.sendQueued(this.encoder.encode([hello, 0, 'hello', []])));
-    for (const bytes of this.backlog.splice(0)) conn.sendQueued(bytes);
-    conn.setRef(this.waiting.size > 1);
+    // hello first: its reply (the server's id and message limit) comes before any other.
+    this.helloId = this.nextRequest++;
+    conn.sendQueued(withNetworkTransport(() => this.encoder.encode([this.helloId, 0, 'hello', []])));
+    conn.setRef(true);
+  }
+
+  /** The hello reply: the server's id and limit; then the queued requests go out. */
+  private hello(info: unknown): void {
+    const { server, maxMessageBytes } = (info ?? {}) as { server?: unknown; maxMessageBytes?: unknown };
+    if (typeof server !== 'string' || typeof maxMessageBytes !== 'number') {
+      this.end(new EOFError('the manager answered hello with something else: is it a manager of this library?'));
+      return;
+    }
+    this.serverId = server;
+    this.revival.replyFrom.serverId = server;
+    this.maxMessageBytes = maxMessageBytes;
+    const conn = this.conn!;
+    for (const { id, method, bytes } of this.backlog.splice(0)) {
+      try {
+        this.checkSize(method, bytes.length);
+      } catch (err) {
+        const w = this.waiting.get(id);
+        this.waiting.delete(id);
+        w?.reject(err as Error);
+        continue;
+      }
+      conn.sendQueued(bytes);
+    }
+    conn.setRef(this.waiting.size > 0);
   }
 
   private onReply(bytes: Buffer): void {
@@ -202,7 +241,7 @@ export class ManagerConnection {
     try {
       const raw = this.decoder.decode(bytes, 0, bytes.length);
       const wire = this.decoder.wire;
-      reply = withRevivalContext(this.revival, () => revive(raw, wire));
+      reply = withRevivalContext(this.revival, () => withNetworkTransport(() => revive(raw, wire), ONLY_PROXIES));
     } catch (err) {
       this.end(new EOFError(`the manager sent a reply this client cannot read: ${(err as Error).message}`));
       return;
@@ -212,15 +251,26 @@ export class ManagerConnection {
       return;
     }
     const [id, kind, value] = reply;
+    if (id === this.helloId) {
+      this.helloId = -1;
+      if (kind === RETURN) this.hello(value);
+      else this.end(kind === ERROR || kind === FAILED ? errorFromWire(value) : new EOFError('the manager refused hello'));
+      return;
+    }
     const w = this.waiting.get(id);
     if (w === undefined) return;
     this.waiting.delete(id);
     if (this.waiting.size === 0) this.conn?.setRef(false);
-    if (kind === RETURN) w.resolve(value);
-    else if (kind === PROXY) w.resolve(adoptToken!(value as Token, this));
-    else if (kind === ERROR) w.reject(errorFromWire(value));
-    else if (kind === FAILED) w.reject(remoteFailure(value));
-    else w.reject(new EOFError(`the manager sent an unknown reply kind ${String(kind)}`));
+    try {
+      if (kind === RETURN) w.resolve(value);
+      else if (kind === PROXY) w.resolve(adoptToken!(value as Token, this));
+      else if (kind === ERROR) w.reject(errorFromWire(value));
+      else if (kind === FAILED) w.reject(remoteFailure(value));
+      else w.reject(new EOFError(`the manager sent an unknown reply kind ${String(kind)}`));
+    } catch (err) {
+      // building the value failed (a custom proxy class that throws): that call fails
+      w.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   private wrapConnectError(err: Error): Error {

@@ -33,6 +33,7 @@ const SPIN = availableParallelism() > 1;
 export class SpinPolicy {
   private skip = 0;
   private misses = 0;
+  private hits = 0;
 
   /** Microseconds to spin now (0: do not). */
   budget(): number {
@@ -41,13 +42,21 @@ export class SpinPolicy {
       this.skip--;
       return 0;
     }
+    // A loop whose every call is answered within the spin would never return to the
+    // event loop (timers, other sockets): every 32nd time, it waits there instead.
+    if (this.hits >= 32) {
+      this.hits = 0;
+      return 0;
+    }
     return SPIN_MICROS;
   }
 
   /** Whether the spin that budget() allowed caught something. */
   result(hit: boolean): void {
-    if (hit) this.misses = 0;
-    else if (++this.misses >= 2) {
+    if (hit) {
+      this.misses = 0;
+      this.hits++;
+    } else if (++this.misses >= 2) {
       this.misses = 0;
       this.skip = 64;
     }
@@ -85,6 +94,9 @@ export interface Token {
   readonly [field: string]: unknown;
 }
 
+/** More arguments than any method takes: a request with more is malformed (a huge holey array is a cheap way to stall a server). */
+const MAX_ARGS = 64;
+
 export function isRequest(v: unknown): v is Request {
   return (
     Array.isArray(v) &&
@@ -92,7 +104,8 @@ export function isRequest(v: unknown): v is Request {
     Number.isSafeInteger(v[0]) &&
     Number.isSafeInteger(v[1]) &&
     typeof v[2] === 'string' &&
-    Array.isArray(v[3])
+    Array.isArray(v[3]) &&
+    v[3].length <= MAX_ARGS
   );
 }
 
@@ -137,6 +150,7 @@ const STANDARD: Record<string, ErrorClass> = {
 
 /** Our error classes that take a plain message, by name. */
 function libraryClass(name: string): ErrorClass | undefined {
+  if (!Object.hasOwn(errors, name)) return undefined;
   const C = (errors as Record<string, unknown>)[name];
   if (typeof C !== 'function' || !(C.prototype instanceof errors.MultiprocessingError)) return undefined;
   if (name === 'RemoteError' || name === 'BufferTooShort' || name === 'WorkerLostError') return undefined;
@@ -148,7 +162,7 @@ export function errorFromWire(w: unknown): Error {
   const e = (w ?? {}) as Partial<WireError>;
   const name = typeof e.name === 'string' ? e.name : 'Error';
   const message = typeof e.message === 'string' ? e.message : '';
-  const C = libraryClass(name) ?? STANDARD[name];
+  const C = libraryClass(name) ?? (Object.hasOwn(STANDARD, name) ? STANDARD[name] : undefined);
   const err = C !== undefined ? new C(message) : new Error(message);
   if (C === undefined) err.name = name;
   if (typeof e.stack === 'string') err.stack = e.stack;
@@ -193,27 +207,6 @@ export function withRevivalContext<T>(ctx: RevivalContext, fn: () => T): T {
     return fn();
   } finally {
     context = previous;
-  }
-}
-
-let forNetwork = false;
-
-/**
- * Whether a value is being encoded for a manager's socket (which may cross machines):
- * proxies then leave their authkey out of their tokens. Over local transports (process
- * arguments, queues, pipes) a proxy's token carries the key its child needs.
- */
-export function encodingForNetwork(): boolean {
-  return forNetwork;
-}
-
-export function withNetworkEncoding<T>(fn: () => T): T {
-  const previous = forNetwork;
-  forNetwork = true;
-  try {
-    return fn();
-  } finally {
-    forNetwork = previous;
   }
 }
 

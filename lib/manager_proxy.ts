@@ -9,8 +9,8 @@
 // server drops whatever its connection still held.
 import { currentProcess } from './process.js';
 import { ManagerConnection, describeAddress, setProxyFactory } from './manager_client.js';
-import { PROXY_KIND, type Token, encodingForNetwork, revivalContext } from './manager_protocol.js';
-import { HANDLE_KIND, type SharedHandle, registerReviver, toHandle } from './reduction.js';
+import { PROXY_KIND, type Token, revivalContext } from './manager_protocol.js';
+import { HANDLE_KIND, type SharedHandle, overNetwork, registerReviver, toHandle } from './reduction.js';
 import { describe } from './validate.js';
 
 const kToken: unique symbol = Symbol('multiprocessing.proxy.token');
@@ -69,7 +69,7 @@ export class BaseProxy {
     const token = this[kToken];
     const conn = this[kConn];
     const key = conn.authkey;
-    const own = key === null || encodingForNetwork() || key.equals(currentProcess().authkey);
+    const own = key === null || overNetwork() || key.equals(currentProcess().authkey);
     const { authkey: _drop, ...rest } = token;
     return { ...rest, address: conn.address, ...(own || key === null ? {} : { authkey: key.toString('hex') }) } as Token;
   }
@@ -161,6 +161,10 @@ registerReviver(PROXY_KIND, (h) => {
     // Another manager's token that a server sent: use that server's key, never this
     // process's own (a server must not be able to make us authenticate elsewhere).
     key = ctx.replyFrom.authkey;
+  } else if (overNetwork()) {
+    // From a socket (mp.connection): whoever sent it must not learn an answer made with
+    // this process's key either. Such a proxy reaches only a manager without an authkey.
+    key = null;
   } else key = h.authkey !== undefined ? Buffer.from(h.authkey, 'hex') : currentProcess().authkey;
   const conn = ManagerConnection.for(h.address, key);
   conn.notify(0, 'incref', [h.id]);

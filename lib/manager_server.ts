@@ -36,10 +36,9 @@ import {
   errorToWire,
   isLocalAddress,
   isRequest,
-  withNetworkEncoding,
   withRevivalContext,
 } from './manager_protocol.js';
-import { HANDLE_KIND, isShareable, toHandle } from './reduction.js';
+import { HANDLE_KIND, isShareable, toHandle, withNetworkTransport } from './reduction.js';
 import { SocketConnection } from './socket_connection.js';
 
 /** How the server makes and exposes one typeid. */
@@ -82,6 +81,8 @@ interface Entry {
 interface Client {
   readonly conn: SocketConnection;
   readonly caller: Caller;
+  /** Not read from until its unread replies drain. */
+  held: boolean;
   /** Object id -> references this connection holds. */
   readonly refs: Map<number, number>;
 }
@@ -89,11 +90,18 @@ interface Client {
 /** The grace period before an object no proxy holds is dropped (a proxy may be in transit). */
 const FREE_AFTER_MS = 1000;
 const GETVALUE = '#GETVALUE';
+/** The only shared handles a request may carry: proxies (never a name of this machine's shared memory). */
+const ONLY_PROXIES: ReadonlySet<string> = new Set([PROXY_KIND]);
 /** Unread reply bytes a client may leave beyond one largest message before it is dropped. */
 const UNREAD_SLACK = 16 * 1024 * 1024;
 
 /** While a reply is encoded: the server and client whose tokens managed objects become. */
-let encoding: { server: Server; client: Client } | null = null;
+let encoding: { server: Server; client: Client; retained: number[] } | null = null;
+
+/** A reply value: a new managed object, whose token is made (and counted) as the reply is encoded. */
+class NewObject {
+  constructor(readonly obj: object) {}
+}
 
 /** [toHandle] of a managed object: its token, counted as a reference of the receiving client. */
 function managedHandle(this: object): Token {
@@ -116,8 +124,13 @@ export function publicMethods(obj: object): string[] {
   return [...names].sort();
 }
 
-function isClass(fn: (...args: unknown[]) => unknown): boolean {
-  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+/**
+ * Made with `new`: classes, and built-in constructors (Map). Any other function is called,
+ * as Python calls a registered callable (a factory function may return anything).
+ */
+function isConstructor(fn: (...args: unknown[]) => unknown): boolean {
+  const source = Function.prototype.toString.call(fn);
+  return /^class[\s{]/.test(source) || (/\{\s*\[native code\]\s*\}$/.test(source) && typeof fn.prototype === 'object');
 }
 
 /** A fresh socket address: an abstract one on Linux (no file to leak), else a private directory. */
@@ -146,6 +159,8 @@ export class Server {
   private readonly metas = new WeakMap<object, Meta>();
   private nextId = 1;
   private readonly clients = new Set<Client>();
+  /** Connections still in the authkey handshake. */
+  private readonly handshaking = new Set<SocketConnection>();
   private net: NetServer | null;
   private bound: Address;
   private readonly ready: Promise<void>;
@@ -209,6 +224,8 @@ export class Server {
     this.net = null;
     server.close();
     for (const c of [...this.clients]) c.conn.close();
+    for (const conn of this.handshaking) conn.close();
+    this.handshaking.clear();
     // Objects that hold resources let go of them (SharedMemoryManager's segments).
     for (const { obj } of this.entries.values()) {
       const dispose = (obj as Partial<Disposable>)[Symbol.dispose];
@@ -243,7 +260,7 @@ export class Server {
     }
     const conn = new SocketConnection(socket);
     const key = this.options.authkey;
-    const client: Client = { conn, caller: new Caller(), refs: new Map() };
+    const client: Client = { conn, caller: new Caller(), refs: new Map(), held: false };
     const start = () =>
       conn.stream(this.options.maxMessageBytes, {
         frame: (bytes) => this.onFrame(client, bytes),
@@ -258,12 +275,15 @@ export class Server {
       return;
     }
     const limit = setTimeout(() => conn.close(), (this.options.handshakeTimeout ?? 10) * 1000);
+    limit.unref();
+    this.handshaking.add(conn);
     (async () => {
       await deliverChallenge(conn, key);
       await answerChallenge(conn, key);
     })().then(
       () => {
         clearTimeout(limit);
+        this.handshaking.delete(conn);
         if (this.net === null || conn.closed) {
           conn.close();
           return;
@@ -274,6 +294,7 @@ export class Server {
       () => {
         // a wrong key, garbage or a hang-up: only this connection ends
         clearTimeout(limit);
+        this.handshaking.delete(conn);
         conn.close();
       },
     );
@@ -307,7 +328,7 @@ export class Server {
     }
     let request: Request;
     try {
-      request = withRevivalContext(this.revival, () => revive(raw, wire)) as Request;
+      request = withRevivalContext(this.revival, () => withNetworkTransport(() => revive(raw, wire), ONLY_PROXIES)) as Request;
     } catch (err) {
       this.reply(client, raw[0], FAILED, errorToWire(err));
       return;
@@ -351,7 +372,7 @@ export class Server {
       this.reply(client, requestId, ERROR, errorToWire(err));
       return;
     }
-    const typeid = method === undefined ? undefined : meta?.methodToTypeid[method];
+    const typeid = method === undefined || meta === null || !Object.hasOwn(meta.methodToTypeid, method) ? undefined : meta.methodToTypeid[method];
     const finish = (value: unknown) => {
       if (typeid === undefined) {
         this.reply(client, requestId, RETURN, value);
@@ -381,7 +402,7 @@ export class Server {
         const rest = args.slice(1);
         let result: unknown;
         try {
-          result = callAs(client.caller, () => (isClass(make) ? new (make as unknown as new (...a: unknown[]) => unknown)(...rest) : make(...rest)));
+          result = callAs(client.caller, () => (isConstructor(make) ? new (make as unknown as new (...a: unknown[]) => unknown)(...rest) : make(...rest)));
         } catch (err) {
           this.reply(client, requestId, ERROR, errorToWire(err));
           return;
@@ -440,39 +461,64 @@ export class Server {
       return;
     }
     this.adopt(obj, typeid);
-    this.reply(client, requestId, PROXY, this.tokenFor(obj, client));
+    // The token is made inside the reply, so that it is counted only if it is sent.
+    this.reply(client, requestId, PROXY, new NewObject(obj));
+  }
+
+  /** Whether a reply to `client` can still be sent (a gone client's references are already released). */
+  private canReply(client: Client, requestId: number): boolean {
+    return requestId !== 0 && !client.conn.closed && this.clients.has(client);
   }
 
   private reply(client: Client, requestId: number, kind: ReplyKind, value: unknown): void {
-    if (requestId === 0 || client.conn.closed) return;
+    if (!this.canReply(client, requestId)) return;
+    // Tokens made while encoding (managed objects in the value) count references for this
+    // client; they are given back if the reply cannot be sent after all.
+    const retained: number[] = [];
     let n: number;
     try {
-      encoding = { server: this, client };
-      n = withNetworkEncoding(() => this.encoder.encodeLength([requestId, kind, value]));
+      encoding = { server: this, client, retained };
+      const v = value instanceof NewObject ? this.tokenFor(value.obj, client) : value;
+      n = withNetworkTransport(() => this.encoder.encodeLength([requestId, kind, v]));
     } catch (err) {
       encoding = null;
-      if (kind === RETURN) {
-        this.reply(client, requestId, ERROR, errorToWire(unsendable(err)));
-        return;
-      }
-      this.reply(client, requestId, FAILED, errorToWire(unsendable(err)));
+      this.giveBack(client, retained);
+      this.reply(client, requestId, kind === RETURN ? ERROR : FAILED, errorToWire(unsendable(err)));
       return;
     } finally {
       encoding = null;
     }
     if (n > this.options.maxMessageBytes) {
+      this.giveBack(client, retained);
       const error = new ValueError(`the result is ${n} bytes, over the manager's limit of ${this.options.maxMessageBytes} (maxMessageBytes)`);
       this.reply(client, requestId, ERROR, errorToWire(error));
       return;
     }
     try {
       const buffered = client.conn.sendQueued(this.encoder.bytes.subarray(0, n));
-      // A client that stops reading its replies is dropped rather than buffered forever.
-      if (buffered > this.options.maxMessageBytes + UNREAD_SLACK) client.conn.close();
+      // A client whose replies pile up unread is not read from until they drain:
+      // backpressure, instead of buffering without end (or dropping a slow reader).
+      if (buffered > this.options.maxMessageBytes + UNREAD_SLACK && !client.held) {
+        client.held = true;
+        client.conn.holdStream(true);
+        client.conn.onDrain(() => {
+          client.held = false;
+          if (!client.conn.closed) client.conn.holdStream(false);
+        });
+      }
     } catch {
       client.conn.close();
     }
     this.encoder.shrink();
+  }
+
+  private giveBack(client: Client, ids: readonly number[]): void {
+    for (const id of ids) {
+      const held = client.refs.get(id) ?? 0;
+      if (held <= 1) client.refs.delete(id);
+      else client.refs.set(id, held - 1);
+      this.release(id, 1);
+    }
   }
 
   // ------------------------------------------------------------------ objects
@@ -510,6 +556,7 @@ export class Server {
       this.entries.set(meta.id, entry);
     }
     this.retain(client, meta.id);
+    if (encoding !== null && encoding.client === client) encoding.retained.push(meta.id);
     return {
       [HANDLE_KIND]: PROXY_KIND,
       server: this.id,

@@ -138,7 +138,8 @@ export class BaseManager implements AsyncDisposable {
       }
       checkInteger('options.address[1]', this.#address[1], 0, 65535);
     }
-    this.#authkey = o.authkey === undefined ? Buffer.from(currentProcess().authkey) : authkeyArg('options.authkey', o.authkey);
+    const key = o.authkey === undefined ? Buffer.from(currentProcess().authkey) : authkeyArg('options.authkey', o.authkey);
+    this.#authkey = key !== null && key.length === 0 ? null : key; // an empty key is no key
     this.#maxMessageBytes = o.maxMessageBytes === undefined ? DEFAULT_MAX_MESSAGE : checkInteger('options.maxMessageBytes', o.maxMessageBytes, 1024);
     const t = o.shutdownTimeout ?? 1;
     if (typeof t !== 'number' || !(t >= 0)) throw new TypeError(`options.shutdownTimeout must be a number of seconds, got ${describe(t)}`);
@@ -245,10 +246,9 @@ export class BaseManager implements AsyncDisposable {
     this.#state = 'shutdown';
     const conn = this.#conn;
     const p = this.#process;
-    if (p === null) {
-      conn?.close();
-      return;
-    }
+    // A connected manager only forgets its connection: the process's proxies of that
+    // server share it and go on working.
+    if (p === null) return;
     const ms = this.#shutdownTimeout * 1000;
     if (conn?.alive) {
       await Promise.race([conn.call(0, 'shutdown', []).catch(() => {}), new Promise((r) => setTimeout(r, ms).unref())]);

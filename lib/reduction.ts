@@ -52,9 +52,39 @@ export function handleOf(value: Shareable): SharedHandle {
   return value[toHandle]();
 }
 
+// ---------------------------------------------------------------------------------------
+// Transports that may cross machines (sockets) are marked while they encode and decode:
+// a handle then leaves secrets out (a proxy's authkey), and on arrival only the kinds
+// the reader allows are revived (a manager server revives proxies only, never a handle
+// that names this machine's shared memory).
+
+let network = false;
+let allowedKinds: ReadonlySet<string> | null = null;
+
+/** Whether the value being encoded or decoded travels over a socket. */
+export function overNetwork(): boolean {
+  return network;
+}
+
+/** Run `fn` (an encode or decode) as a socket transport's; `kinds`: the only handle kinds to revive. */
+export function withNetworkTransport<T>(fn: () => T, kinds: ReadonlySet<string> | null = null): T {
+  const [n, k] = [network, allowedKinds];
+  network = true;
+  allowedKinds = kinds;
+  try {
+    return fn();
+  } finally {
+    network = n;
+    allowedKinds = k;
+  }
+}
+
 /** Rebuild the shared object a handle names. */
 export function revive(handle: SharedHandle): unknown {
   const kind = handle[HANDLE_KIND];
+  if (allowedKinds !== null && !allowedKinds.has(kind)) {
+    throw new TypeError(`a shared ${kind} cannot be received here (this transport accepts ${[...allowedKinds].join(', ') || 'none'})`);
+  }
   const reviver = revivers.get(kind);
   if (reviver === undefined) throw new TypeError(`unknown shared object kind '${kind}' in handle`);
   return reviver(handle);
@@ -337,7 +367,12 @@ export function fromWire(value: unknown): unknown {
     const kind = kindOf(obj);
     if (kind === ARRAY) {
       const a = obj as unknown[];
-      for (let i = 0; i < a.length; i++) {
+      // A long array is walked by its own keys: a holey one (length 2**32-1, three
+      // elements) costs its elements, not its length.
+      const indexes = a.length > 65536 ? Object.keys(a).map(Number) : null;
+      const n = indexes === null ? a.length : indexes.length;
+      for (let j = 0; j < n; j++) {
+        const i = indexes === null ? j : indexes[j]!;
         const c = a[i];
         if (isObjectLike(c)) {
           const r = step(c);

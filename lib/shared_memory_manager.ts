@@ -21,6 +21,12 @@ export class SharedMemoryManager extends BaseManager {
     this.#tracker = (await this.create('_SharedMemoryTracker', [])) as AutoProxy;
   }
 
+  /** A client of a running SharedMemoryManager's server records its segments there too. */
+  override async connect(): Promise<void> {
+    await super.connect();
+    this.#tracker = (await this.create('_SharedMemoryTracker', [])) as AutoProxy;
+  }
+
   private tracker(): AutoProxy {
     if (this.#tracker === null) throw new ProcessError('the SharedMemoryManager is not started: await start() first');
     return this.#tracker;

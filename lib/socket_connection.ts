@@ -16,6 +16,7 @@ import { Decoder, Encoder, revive } from './codec.js';
 import { Connection, brokenPipe, bytesArg, maxlengthArg, tooLong } from './connection.js';
 import { EOFError, ValueError } from './errors.js';
 import { deadlineAfter, remaining } from './futex.js';
+import { withNetworkTransport } from './reduction.js';
 import { native } from './native.js';
 import { timeoutToMs } from './validate.js';
 
@@ -58,6 +59,8 @@ export class SocketConnection extends Connection {
   private broken = false;
   /** Set by stream(): frames are pushed to it as they arrive instead of being recv()'d. */
   private sink: (FrameSink & { maxlength: number }) | null = null;
+  /** holdStream(true): frames wait in the buffer (and the socket is paused). */
+  private held = false;
 
   /** @internal Listener.accept() and Client() make these from connected sockets. */
   constructor(socket: Socket) {
@@ -158,7 +161,7 @@ export class SocketConnection extends Connection {
       }
     }
     this.buffered -= n;
-    if (this.buffered <= READ_AHEAD && this.socket?.isPaused()) this.socket.resume();
+    if (this.buffered <= READ_AHEAD && !this.held && this.socket?.isPaused()) this.socket.resume();
     return out;
   }
 
@@ -271,7 +274,8 @@ export class SocketConnection extends Connection {
       );
     }
     const value = this.decoder.decode(bytes, 0, bytes.length);
-    return revive(value, this.decoder.wire);
+    const wire = this.decoder.wire;
+    return wire ? withNetworkTransport(() => revive(value, wire)) : value;
   }
 
   async recv(): Promise<unknown> {
@@ -389,7 +393,7 @@ export class SocketConnection extends Connection {
 
   private encode(obj: unknown): Uint8Array {
     try {
-      return this.encoder.encode(obj);
+      return withNetworkTransport(() => this.encoder.encode(obj));
     } catch (err) {
       throw new TypeError(`Connection.send: the object cannot be sent: ${(err as Error).message}`, { cause: err });
     }
@@ -433,7 +437,7 @@ export class SocketConnection extends Connection {
     const max = sink.maxlength;
     try {
       let delivered = false;
-      while (this.socket !== null && this.sink === sink) {
+      while (this.socket !== null && this.sink === sink && !this.held) {
         const f = this.frame(max, (size) => new ValueError(`message of ${size} bytes is longer than the limit of ${max}`));
         if (f !== null) {
           delivered = true;
@@ -491,9 +495,33 @@ export class SocketConnection extends Connection {
   /** @internal spinRead, then hand what came to the stream's sink. True if something came. */
   spinStream(us: number): boolean {
     const sink = this.sink;
-    if (sink === null || !this.spinRead(us)) return false;
+    if (sink === null) return false;
+    try {
+      if (!this.spinRead(us)) return false;
+    } catch (err) {
+      this.endStream(sink, err as Error);
+      return false;
+    }
     this.pump(sink);
     return true;
+  }
+
+  /**
+   * @internal Stop (true) or resume (false) handing frames to the stream's sink: a
+   * server holds a client that does not read its replies, instead of buffering for it.
+   */
+  holdStream(on: boolean): void {
+    this.held = on;
+    if (on) this.socket?.pause();
+    else {
+      this.socket?.resume();
+      if (this.sink !== null) this.pump(this.sink);
+    }
+  }
+
+  /** @internal Run `fn` once the socket's write buffer has drained. */
+  onDrain(fn: () => void): void {
+    this.socket?.once('drain', fn);
   }
 
   /** @internal Whether this socket keeps the event loop alive (unref'd while idle). */
