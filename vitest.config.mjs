@@ -9,5 +9,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     pool: 'forks',
     server: { deps: { external: [/\/dist\//] } },
+    // Leak checks: no file leaves processes running; the run leaves nothing in /dev/shm.
+    setupFiles: ['test/setup/processes.ts'],
+    globalSetup: ['test/setup/shm.global.ts'],
   },
 });

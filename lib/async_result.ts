@@ -1,7 +1,7 @@
 // AsyncResult: what Pool.applyAsync/mapAsync/starmapAsync return (Python's
 // multiprocessing.pool.AsyncResult).
 import { TimeoutError, ValueError } from './errors.js';
-import { timeoutToMs } from './validate.js';
+import { describe, timeoutToMs } from './validate.js';
 
 export class AsyncResult<T> {
   private readonly promise: Promise<T>;
@@ -14,6 +14,13 @@ export class AsyncResult<T> {
     private readonly callback?: (value: T) => void,
     private readonly errorCallback?: (err: Error) => void,
   ) {
+    // Checked now: a bad callback found when the task ends could only crash the process.
+    if (callback !== undefined && callback !== null && typeof callback !== 'function') {
+      throw new TypeError(`options.callback must be a function, got ${describe(callback)}`);
+    }
+    if (errorCallback !== undefined && errorCallback !== null && typeof errorCallback !== 'function') {
+      throw new TypeError(`options.errorCallback must be a function, got ${describe(errorCallback)}`);
+    }
     this.promise = new Promise<T>((resolve, reject) => {
       this.resolveFn = resolve;
       this.rejectFn = reject;

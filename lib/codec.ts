@@ -12,6 +12,7 @@
 //
 // Wire form: the first byte is FORMAT_FAST or FORMAT_V8; then tagged values (below), or
 // the v8 bytes. Numbers are little-endian.
+import { ValueError } from './errors.js';
 import { dumps, fromWire } from './reduction.js';
 import { deserialize as v8Deserialize } from 'node:v8';
 
@@ -92,7 +93,8 @@ export class ArraySlice {
 
 /** The message with its ArraySlices made real arrays (for the structured-clone path). */
 function materialize(value: unknown): unknown {
-  if (!Array.isArray(value) || !value.some((e) => e instanceof ArraySlice)) return value;
+  // Only a pool's chunk list holds slices, and it is short: a long array is left alone.
+  if (!Array.isArray(value) || value.length > 65536 || !value.some((e) => e instanceof ArraySlice)) return value;
   return value.map((e) => (e instanceof ArraySlice ? e.array.slice(e.start, e.end) : e));
 }
 
@@ -334,27 +336,27 @@ export class Decoder {
       try {
         return v8Deserialize(copy);
       } catch (err) {
-        throw new Error(`corrupt message: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        throw new ValueError(`corrupt message: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       }
     }
     this.wire = false;
-    if (bytes[start] !== FORMAT_FAST) throw new Error(`corrupt message: unknown format ${bytes[start]}`);
+    if (bytes[start] !== FORMAT_FAST) throw new ValueError(`corrupt message: unknown format ${bytes[start]}`);
     if (this.buf !== bytes) {
       this.buf = bytes;
       this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     }
     this.pos = start + 1;
     const value = this.value(end, 0);
-    if (this.pos !== end) throw new Error('corrupt message: trailing bytes');
+    if (this.pos !== end) throw new ValueError('corrupt message: trailing bytes');
     return value;
   }
 
   private need(n: number, end: number): void {
-    if (this.pos + n > end) throw new Error('corrupt message: truncated');
+    if (this.pos + n > end) throw new ValueError('corrupt message: truncated');
   }
 
   private value(end: number, depth: number): unknown {
-    if (depth > MAX_DEPTH) throw new Error('corrupt message: nested too deep');
+    if (depth > MAX_DEPTH) throw new ValueError('corrupt message: nested too deep');
     this.need(1, end);
     const tag = this.buf[this.pos++];
     switch (tag) {
@@ -408,7 +410,7 @@ export class Decoder {
         const o: Record<string, unknown> = {};
         for (let k = 0; k < n; k++) {
           const key = this.value(end, depth + 1);
-          if (typeof key !== 'string') throw new Error('corrupt message: object key is not a string');
+          if (typeof key !== 'string') throw new ValueError('corrupt message: object key is not a string');
           const v = this.value(end, depth + 1);
           if (key === '__proto__') Object.defineProperty(o, key, { value: v, writable: true, enumerable: true, configurable: true });
           else o[key] = v;
@@ -435,7 +437,7 @@ export class Decoder {
         const len = this.u32(end);
         this.need(len, end);
         const entry = TYPED[kind];
-        if (entry === undefined || len % entry.bytesPerElement !== 0) throw new Error('corrupt message: bad typed array');
+        if (entry === undefined || len % entry.bytesPerElement !== 0) throw new ValueError('corrupt message: bad typed array');
         // A fresh, aligned copy the receiver owns (Uint8Array's slice: a Buffer's is a view).
         const copy = Uint8Array.prototype.slice.call(this.buf, this.pos, this.pos + len);
         this.pos += len;
@@ -450,7 +452,7 @@ export class Decoder {
       case T_TRUE:
         return true;
       default:
-        throw new Error(`corrupt message: unknown tag ${tag}`);
+        throw new ValueError(`corrupt message: unknown tag ${tag}`);
     }
   }
 

@@ -4,6 +4,7 @@
 // Sizes follow the C ABI of the platform this runs on: `wchar_t` is 4 bytes on Linux and
 // macOS but 2 on Windows, and `long` is 8 bytes on LP64 (Linux, macOS) but 4 on Windows
 // (LLP64). Alignment equals size for every kind here, as on every ABI Node supports.
+import { className } from './validate.js';
 import { ValueError } from './errors.js';
 
 export type Typecode = 'c' | 'u' | 'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' | 'f' | 'd';
@@ -136,7 +137,7 @@ function show(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (value === null) return 'null';
-  if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
+  if (typeof value === 'object') return `an object (${className(value as object)})`;
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   return `${typeof value} ${String(value)}`;
 }

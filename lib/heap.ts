@@ -176,7 +176,9 @@ function hookExit(): void {
 
 function describeNativeError(err: unknown, what: string): Error {
   const e = err as NodeJS.ErrnoException;
-  const out = new Error(`${what}: ${e?.message ?? String(err)}`, { cause: err }) as NodeJS.ErrnoException;
+  // A bad size stays a RangeError (an argument error); OS failures are Errors with a code, as fs's.
+  const Kind = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
+  const out = new Kind(`${what}: ${e?.message ?? String(err)}`, { cause: err }) as NodeJS.ErrnoException;
   if (e?.code !== undefined) out.code = e.code;
   return out;
 }

@@ -91,7 +91,7 @@ export interface TypeRef {
 const kRegistry: unique symbol = Symbol('multiprocessing.manager.registry');
 const DEFAULT_MAX_MESSAGE = 128 * 1024 * 1024;
 const SERVER_TARGET = { module: pathToFileURL(join(__dirname, 'manager_main.js')).href, name: 'serveManager' };
-const RESERVED = new Set(['start', 'connect', 'shutdown', 'join', 'getServer', 'address', 'constructor', 'register']);
+const RESERVED = new Set(['start', 'connect', 'shutdown', 'join', 'getServer', 'address', 'constructor', 'register', 'then', 'create']);
 let proxyClassCounter = 0;
 
 type State = 'initial' | 'started' | 'connected' | 'shutdown';
@@ -109,8 +109,14 @@ export class BaseManager implements AsyncDisposable {
    */
   static register(typeid: string, callable?: ManagedCallable | null, options?: RegisterOptions): void {
     checkString('typeid', typeid);
-    if (typeid.length === 0 || typeid.startsWith('_') || RESERVED.has(typeid)) {
-      throw new ValueError(`typeid '${typeid}' cannot be registered: it must be non-empty, not start with '_', and not be one of ${[...RESERVED].join(', ')}`);
+    // A typeid becomes a method of the manager: it must not replace one of the manager's
+    // own members (create, start, ...), an Object member (toString) or `then` (which
+    // would make every manager a thenable that `await` never finishes).
+    if (typeid.length === 0 || typeid.startsWith('_') || RESERVED.has(typeid) || typeid in BaseManager.prototype || typeid in Object.prototype) {
+      throw new ValueError(
+        `typeid '${typeid}' cannot be registered: it must be non-empty, not start with '_', and not be a name the manager ` +
+          `already has (start, connect, shutdown, join, getServer, address, create, toString, then, ...)`,
+      );
     }
     if (callable !== undefined && callable !== null && typeof callable !== 'function') {
       throw new TypeError(`callable must be a function or a class, got ${describe(callable)}`);

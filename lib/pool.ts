@@ -31,6 +31,8 @@ import { checkInteger, checkOptions, describe } from './validate.js';
 import { warmUp } from './warmup.js';
 
 const POOL_RING_BYTES = 1 << 20;
+/** More workers than any machine runs usefully: a typo, not a pool (and each costs a process). */
+const MAX_PROCESSES = 4096;
 const WORKER_TARGET = { module: pathToFileURL(join(__dirname, 'pool_worker.js')).href, name: 'poolWorker' };
 
 type Fn = ((...args: never[]) => unknown) | { module: string; name: string };
@@ -135,13 +137,18 @@ export class Pool implements AsyncDisposable {
     const o = checkOptions<PoolOptions>('options', options);
     const processes = o.processes === undefined || o.processes === null ? cpuCount() : checkInteger('options.processes', o.processes, Number.MIN_SAFE_INTEGER);
     if (processes < 1) throw new ValueError('options.processes must be at least 1');
+    if (processes > MAX_PROCESSES) throw new ValueError(`options.processes must be at most ${MAX_PROCESSES}, got ${processes}`);
     this.size = processes;
     const caller = callerFile();
     this.initializer = o.initializer === undefined || o.initializer === null ? null : describeTarget(checkFn('options.initializer', o.initializer), caller);
     if (o.initargs !== undefined && !Array.isArray(o.initargs)) throw new TypeError(`options.initargs must be an array, got ${describe(o.initargs)}`);
     this.initargs = o.initargs ?? [];
     this.maxtasks = o.maxtasksperchild === undefined || o.maxtasksperchild === null ? 0 : checkInteger('options.maxtasksperchild', o.maxtasksperchild, 1);
-    this.ProcessClass = o.context?.Process ?? Process;
+    const P = o.context?.Process ?? Process;
+    if (typeof P !== 'function' || !(P === Process || P.prototype instanceof Process)) {
+      throw new TypeError(`options.context must be a context from mp.getContext(), got ${describe(o.context)}`);
+    }
+    this.ProcessClass = P;
     this.running = RawArray('i', processes) as unknown as Int32Array;
     this.workers = new Array(processes).fill(null);
     for (let i = 0; i < processes; i++) this.spawn(i);

@@ -1,5 +1,6 @@
 // Python's repr of the values SharedMemory and ShareableList show: str, bytes, float, and
 // a list item (int, bool, None as Python spells them).
+import { className } from './validate.js';
 
 function pyQuote(body: string[], hasSingle: boolean, hasDouble: boolean, prefix = ''): string {
   const q = hasSingle && !hasDouble ? '"' : "'";
@@ -58,5 +59,9 @@ export function pyRepr(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) && !Object.is(v, -0) && Math.abs(v) < 2 ** 63 ? String(BigInt(v)) : pyFloat(v);
   if (typeof v === 'string') return pyStr(v);
   if (v instanceof Uint8Array) return pyBytes(v);
-  return String(v);
+  try {
+    return String(v);
+  } catch {
+    return `<${typeof v === 'object' && v !== null ? className(v) : typeof v} object>`; // no toString (a null-prototype object)
+  }
 }

@@ -146,11 +146,21 @@ function isObjectLike(v: unknown): v is object {
 }
 
 /** Pushes the object-typed children of `obj` (of kind `kind`) onto `out`. */
+/**
+ * The indexes to visit in `a`: null (all of 0..length-1) for a short array; its own keys
+ * for a long one, so that a holey array of length 2**32-1 costs its elements, not its length.
+ */
+export function arrayIndexes(a: readonly unknown[]): number[] | null {
+  return a.length > 65536 ? Object.keys(a).map(Number).filter((i) => Number.isInteger(i) && i >= 0 && i < a.length) : null;
+}
+
 function pushChildren(obj: object, kind: Kind, out: object[]): void {
   if (kind === ARRAY) {
     const a = obj as unknown[];
-    for (let i = 0; i < a.length; i++) {
-      const c = a[i];
+    const indexes = arrayIndexes(a);
+    const n = indexes === null ? a.length : indexes.length;
+    for (let j = 0; j < n; j++) {
+      const c = a[indexes === null ? j : indexes[j]!];
       if (isObjectLike(c)) out.push(c);
     }
   } else if (kind === OBJECT) {
@@ -307,7 +317,9 @@ export function toWire(value: unknown): unknown {
     if (kind === ARRAY) {
       const src = from as unknown[];
       const out = to as unknown[];
-      for (let i = 0; i < src.length; i++) if (i in src) out[i] = map(src[i]);
+      const indexes = arrayIndexes(src);
+      if (indexes !== null) for (const i of indexes) out[i] = map(src[i]);
+      else for (let i = 0; i < src.length; i++) if (i in src) out[i] = map(src[i]);
     } else if (kind === MAP) {
       const out = to as Map<unknown, unknown>;
       for (const [k, v] of from as Map<unknown, unknown>) out.set(map(k), map(v));
@@ -369,7 +381,7 @@ export function fromWire(value: unknown): unknown {
       const a = obj as unknown[];
       // A long array is walked by its own keys: a holey one (length 2**32-1, three
       // elements) costs its elements, not its length.
-      const indexes = a.length > 65536 ? Object.keys(a).map(Number) : null;
+      const indexes = arrayIndexes(a);
       const n = indexes === null ? a.length : indexes.length;
       for (let j = 0; j < n; j++) {
         const i = indexes === null ? j : indexes[j]!;

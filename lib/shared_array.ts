@@ -298,7 +298,12 @@ function elementsOf(info: TypeInfo, values: unknown, fn: string): ArrayLike<Scal
   }
   let list: unknown[];
   if (Array.isArray(values)) list = values;
-  else if (isIterable(values) || isArrayLike(values)) list = Array.from(values as Iterable<unknown>);
+  else if (isIterable(values)) list = Array.from(values as Iterable<unknown>);
+  else if (isArrayLike(values)) {
+    // Array.from would fail with a bare RangeError past 2**32-1 elements.
+    if (values.length > 0xffffffff) throw new RangeError(`${arg} has length ${values.length}, more elements than an array can hold`);
+    list = Array.from(values);
+  }
   else {
     throw new TypeError(
       `${arg} must be a non-negative integer size or an iterable of values for '${info.code}' (${info.ctype}), got ${describeValue(values)}`,

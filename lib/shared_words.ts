@@ -4,7 +4,7 @@
 import { ValueError } from './errors.js';
 import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock, trackOwner } from './heap.js';
 import { HANDLE_KIND, type SharedHandle, toHandle } from './reduction.js';
-import { checkOptions, timeoutToMs } from './validate.js';
+import { checkOptions, describe, timeoutToMs } from './validate.js';
 
 export interface AcquireOptions {
   /** false: try once and return at once (Python's block=False). */
@@ -107,6 +107,7 @@ export abstract class Acquirable extends SharedWords {
 
   /** Run `fn` holding it; release however `fn` ends. */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError(`fn must be a function to run under the lock, got ${describe(fn)}`);
     await this.acquire();
     try {
       return await fn();

@@ -1,10 +1,21 @@
 // Argument checks for the public boundary. Messages name the argument and say what fits.
 import { ValueError } from './errors.js';
 
+/** An object's class name for a message; never throws (hostile getters, odd constructors). */
+export function className(value: object): string {
+  try {
+    const name: unknown = (value as { constructor?: { name?: unknown } }).constructor?.name;
+    return typeof name === 'string' && name !== '' ? name : 'Object';
+  } catch {
+    return 'Object';
+  }
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
+  if (typeof value === 'object') return `an object (${className(value)})`;
+  if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return `a string (${JSON.stringify(value.slice(0, 40))})`;
   return `${typeof value} ${String(value)}`;
 }

@@ -583,7 +583,7 @@ describe('codec: decode() and its input bytes', () => {
     expect(elapsed).toBeLessThan(10_000);
   });
 
-  it('corrupt input is reported as a plain Error ("corrupt message"), not as a TypeError or RangeError', () => {
+  it('corrupt input is reported as a ValueError ("corrupt message"), not as a TypeError or RangeError', () => {
     // A v8 host object (Node's typed-array record) with a view type index out of range.
     const good = enc.encode(new Map([['t', new Uint8Array([1, 2, 3])]])).slice();
     const badHost = Buffer.from(good);
@@ -615,8 +615,8 @@ describe('codec: decode() and its input bytes', () => {
     }
     expect(errors.length).toBe(2);
     expect(errors.map((e) => `${e.constructor.name}: ${e.message}`)).toEqual([
-      expect.stringMatching(/^Error: /),
-      expect.stringMatching(/^Error: /),
+      expect.stringMatching(/^ValueError: corrupt message/),
+      expect.stringMatching(/^ValueError: corrupt message/),
     ]);
   });
 });
