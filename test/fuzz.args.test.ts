@@ -20,111 +20,23 @@
 // The boundaries that fail today each keep a fast-check `examples` entry with the minimal
 // failing input, so that npm test fails on it deterministically until the bug is fixed.
 //
-// MP_FUZZ_RUNS sets the runs per boundary (default small, for npm test), MP_FUZZ_SEED the
-// seed (default fixed, so npm test is deterministic), MP_FUZZ_REPORT_DIR where to write the
-// per-boundary counts (scripts/fuzz.mjs sets it and prints them), MP_FUZZ_IGNORE regular
-// expressions ('||'-separated) of known problems to look past (counted as ignored).
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+// Settings (MP_FUZZ_RUNS, MP_FUZZ_SEED, MP_FUZZ_REPORT_DIR, MP_FUZZ_IGNORE) and the
+// harness are in helpers/fuzz.ts.
+import { appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect, isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import * as mp from 'multiprocessing';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { describe, it } from 'vitest';
+import { CALL_MS, PROPERTY_MS, fuzzHarness, runs, show } from './helpers/fuzz.js';
 import { fixtureUrl } from './helpers/scripts.js';
 
 // ------------------------------------------------------------------------------ harness
 
-const RUNS = Math.max(1, Number(process.env.MP_FUZZ_RUNS) || 30);
-const SEED = process.env.MP_FUZZ_SEED !== undefined && process.env.MP_FUZZ_SEED !== '' ? Number(process.env.MP_FUZZ_SEED) : 20240817;
-/** How long one call may take before it counts as a hang. */
-const CALL_MS = 3000;
-/** Time budget of one property, shrinking included. */
-const PROPERTY_MS = Math.max(60_000, RUNS * 400);
-const runs = (weight: number) => Math.max(3, Math.round(RUNS * weight));
 /** MP_FUZZ_TRACE: a file every call is appended to before it runs (to find what killed a process). */
 const TRACE = process.env.MP_FUZZ_TRACE || undefined;
-
-interface BoundaryCount {
-  cases: number;
-  calls: number;
-  shrinks: number;
-  failures: number;
-  ignored: number;
-  ms: number;
-  seed: number;
-  problem?: string;
-}
-const report: Record<string, BoundaryCount> = {};
-let calls = 0;
-
-function writeReport(): void {
-  const dir = process.env.MP_FUZZ_REPORT_DIR;
-  if (dir === undefined || dir === '') return;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'fuzz.args.json'), JSON.stringify({ file: 'test/fuzz.args.test.ts', runs: RUNS, seed: SEED, boundaries: report }, null, 1));
-}
-
-/** Uncaught exceptions and unhandled rejections seen while a property runs. */
-const stray: string[] = [];
-const onStray = (kind: string) => (err: unknown) => {
-  stray.push(`${kind}: ${err instanceof Error ? `${err.name}: ${err.message}` : inspect(err)}`);
-};
-const onUncaught = onStray('uncaught exception');
-const onUnhandled = onStray('unhandled rejection');
-
-/** Run `property` `numRuns` times; record the counts under `boundary`; fail with fast-check's report. */
-async function fuzz<Ts extends [unknown, ...unknown[]]>(
-  boundary: string,
-  numRuns: number,
-  property: fc.IAsyncPropertyWithHooks<Ts>,
-  options: { examples?: Ts[]; endOnFailure?: boolean } = {},
-): Promise<void> {
-  const t0 = performance.now();
-  const calls0 = calls;
-  stray.length = 0;
-  ignored = [];
-  const entry = (report[boundary] ??= { cases: 0, calls: 0, shrinks: 0, failures: 0, ignored: 0, ms: 0, seed: SEED });
-  let details: fc.RunDetails<Ts>;
-  try {
-    details = await fc.check(property, {
-      numRuns,
-      seed: SEED,
-      examples: options.examples ?? [],
-      endOnFailure: options.endOnFailure ?? false,
-      interruptAfterTimeLimit: PROPERTY_MS,
-    });
-  } catch (err) {
-    entry.failures++;
-    entry.problem = `fast-check itself failed: ${errorText(err)}`;
-    writeReport();
-    throw err;
-  }
-  entry.cases += details.numRuns;
-  entry.calls += calls - calls0;
-  entry.shrinks += details.numShrinks;
-  entry.ignored += ignored.length;
-  if (ignored.length > 0) entry.problem = `ignored (MP_FUZZ_IGNORE): ${[...new Set(ignored)].slice(0, 5).join(' | ')}`.slice(0, 4000);
-  ignored = [];
-  entry.ms += Math.round(performance.now() - t0);
-  if (details.failed) {
-    entry.failures++;
-    const message = `${fc.defaultReportMessage(details) ?? 'failed'}\nGot: ${details.errorInstance === null ? (details.interrupted ? 'interrupted (time limit)' : 'no error') : errorText(details.errorInstance)}`;
-    entry.problem = message.slice(0, 4000);
-    writeReport();
-    throw new Error(message);
-  }
-  writeReport();
-}
-
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return show(err);
-  let text = `${err.name}: ${err.message}`;
-  for (let c = err.cause, n = 0; c !== undefined && n < 3; c = c instanceof Error ? c.cause : undefined, n++) {
-    text += `\n  caused by ${c instanceof Error ? `${c.constructor.name}: ${c.message}\n    ${(c.stack ?? '').split('\n').slice(1, 4).join('\n    ')}` : show(c)}`;
-  }
-  return text;
-}
+const { fail, fuzz, countCall, stray } = fuzzHarness('fuzz.args');
 
 /** An input's own getter or trap threw this: it may propagate as it is. */
 class Boom extends Error {
@@ -134,26 +46,6 @@ class Boom extends Error {
   }
 }
 class Hang extends Error {}
-
-/**
- * MP_FUZZ_IGNORE: regular expressions separated by '||'; a problem whose description
- * matches one is counted (as `ignored`) instead of failing the property, to look past a
- * known bug for the next one.
- */
-const IGNORE = (process.env.MP_FUZZ_IGNORE ?? '')
-  .split('||')
-  .filter((s) => s !== '')
-  .map((s) => new RegExp(s));
-let ignored: string[] = [];
-
-/** A broken rule: fails the property (unless MP_FUZZ_IGNORE says to look past it). */
-function fail(text: string, cause?: unknown): void {
-  if (IGNORE.some((re) => re.test(text))) {
-    ignored.push(text);
-    return;
-  }
-  throw new Error(text, cause === undefined ? undefined : { cause });
-}
 
 const HOSTILE = new WeakSet<object>();
 function mark<T extends object>(o: T): T {
@@ -240,14 +132,6 @@ function isOsError(err: Error): boolean {
   return err.constructor === Error && typeof code === 'string' && /^E[A-Z0-9]+$/.test(code);
 }
 
-function show(v: unknown): string {
-  try {
-    return inspect(v, { depth: 2, breakLength: Infinity }).slice(0, 200);
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
-}
-
 /** What is wrong with `err` as the failure of a public call (null: nothing). */
 function problemWith(err: unknown, ctx: Ctx): string | null {
   if (err instanceof Boom) return ctx.hostile ? null : `a Boom without a hostile input: ${err.message}`;
@@ -285,7 +169,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
  * the contract allows; anything else throws (fails the property) naming `what`.
  */
 async function attempt(what: string, fn: () => unknown, ctx: Ctx = {}): Promise<Outcome> {
-  calls++;
+  countCall();
   if (TRACE !== undefined) appendFileSync(TRACE, `${what}\n`);
   let result: unknown;
   try {
@@ -634,15 +518,6 @@ const fuzzName = fc.oneof(
 
 const SQUARE = { module: fixtureUrl('pool-targets.mjs'), name: 'square' };
 
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUnhandled);
-  writeReport();
-});
 
 const PRIMITIVES = { Lock: mp.Lock, RLock: mp.RLock, Semaphore: mp.Semaphore, BoundedSemaphore: mp.BoundedSemaphore, Condition: mp.Condition } as const;
 

@@ -17,23 +17,22 @@
 // never a bare V8 error), never a read past the data it was given, never a hang; a
 // handshake with garbage never accepts; a server survives anything a client sends.
 //
-// MP_FUZZ_RUNS sets the runs per boundary (default small, for npm test), MP_FUZZ_SEED the
-// seed (default fixed), MP_FUZZ_REPORT_DIR where the per-boundary counts go (scripts/fuzz.mjs),
-// MP_FUZZ_IGNORE regular expressions ('||'-separated) of known problems to look past.
+// Settings (MP_FUZZ_RUNS, MP_FUZZ_SEED, MP_FUZZ_REPORT_DIR, MP_FUZZ_IGNORE) and the
+// harness are in helpers/fuzz.ts.
 import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inspect, isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual } from 'node:util';
 import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import * as mp from 'multiprocessing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { CALL_MS, PROPERTY_MS, errorText, fuzzHarness, runs, show } from './helpers/fuzz.js';
 
 const require = createRequire(import.meta.url);
 const DIST = fileURLToPath(new URL('../dist', import.meta.url));
@@ -70,113 +69,8 @@ const { tokenOf, connectionOf } = require('../dist/manager_proxy.js') as {
 
 // ------------------------------------------------------------------------------ harness
 
-const RUNS = Math.max(1, Number(process.env.MP_FUZZ_RUNS) || 30);
-const SEED = process.env.MP_FUZZ_SEED !== undefined && process.env.MP_FUZZ_SEED !== '' ? Number(process.env.MP_FUZZ_SEED) : 20240817;
-const CALL_MS = 3000;
-const PROPERTY_MS = Math.max(60_000, RUNS * 400);
-const runs = (weight: number) => Math.max(3, Math.round(RUNS * weight));
+const { fail, fuzz, countCall, stray, writeReport } = fuzzHarness('fuzz.wire');
 
-interface BoundaryCount {
-  cases: number;
-  calls: number;
-  shrinks: number;
-  failures: number;
-  ignored: number;
-  ms: number;
-  seed: number;
-  problem?: string;
-}
-const report: Record<string, BoundaryCount> = {};
-let calls = 0;
-
-function writeReport(): void {
-  const dir = process.env.MP_FUZZ_REPORT_DIR;
-  if (dir === undefined || dir === '') return;
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'fuzz.wire.json'), JSON.stringify({ file: 'test/fuzz.wire.test.ts', runs: RUNS, seed: SEED, boundaries: report }, null, 1));
-}
-
-const IGNORE = (process.env.MP_FUZZ_IGNORE ?? '')
-  .split('||')
-  .filter((s) => s !== '')
-  .map((s) => new RegExp(s));
-let ignored: string[] = [];
-
-/** A broken rule: fails the property (unless MP_FUZZ_IGNORE says to look past it). */
-function fail(text: string, cause?: unknown): void {
-  if (IGNORE.some((re) => re.test(text))) {
-    ignored.push(text);
-    return;
-  }
-  throw new Error(text, cause === undefined ? undefined : { cause });
-}
-
-const stray: string[] = [];
-const onStray = (kind: string) => (err: unknown) => {
-  stray.push(`${kind}: ${err instanceof Error ? `${err.name}: ${err.message}` : inspect(err)}`);
-};
-const onUncaught = onStray('uncaught exception');
-const onUnhandled = onStray('unhandled rejection');
-
-function show(v: unknown): string {
-  try {
-    return inspect(v, { depth: 3, breakLength: Infinity, maxArrayLength: 24, maxStringLength: 80 }).slice(0, 300);
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
-}
-
-function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return show(err);
-  let text = `${err.name}: ${err.message}`;
-  for (let c = err.cause, n = 0; c !== undefined && n < 3; c = c instanceof Error ? c.cause : undefined, n++) {
-    text += `\n  caused by ${c instanceof Error ? `${c.constructor.name}: ${c.message}\n    ${(c.stack ?? '').split('\n').slice(1, 4).join('\n    ')}` : show(c)}`;
-  }
-  return text;
-}
-
-async function fuzz<Ts extends [unknown, ...unknown[]]>(
-  boundary: string,
-  numRuns: number,
-  property: fc.IAsyncPropertyWithHooks<Ts>,
-  options: { examples?: Ts[]; endOnFailure?: boolean } = {},
-): Promise<void> {
-  const t0 = performance.now();
-  const calls0 = calls;
-  stray.length = 0;
-  ignored = [];
-  const entry = (report[boundary] ??= { cases: 0, calls: 0, shrinks: 0, failures: 0, ignored: 0, ms: 0, seed: SEED });
-  let details: fc.RunDetails<Ts>;
-  try {
-    details = await fc.check(property, {
-      numRuns,
-      seed: SEED,
-      examples: options.examples ?? [],
-      endOnFailure: options.endOnFailure ?? false,
-      interruptAfterTimeLimit: PROPERTY_MS,
-    });
-  } catch (err) {
-    entry.failures++;
-    entry.problem = `fast-check itself failed: ${errorText(err)}`;
-    writeReport();
-    throw err;
-  }
-  entry.cases += details.numRuns;
-  entry.calls += calls - calls0;
-  entry.shrinks += details.numShrinks;
-  entry.ignored += ignored.length;
-  if (ignored.length > 0) entry.problem = `ignored (MP_FUZZ_IGNORE): ${[...new Set(ignored)].slice(0, 5).join(' | ')}`.slice(0, 4000);
-  ignored = [];
-  entry.ms += Math.round(performance.now() - t0);
-  if (details.failed) {
-    entry.failures++;
-    const message = `${fc.defaultReportMessage(details) ?? 'failed'}\nGot: ${details.errorInstance === null ? (details.interrupted ? 'interrupted (time limit)' : 'no error') : errorText(details.errorInstance)}`;
-    entry.problem = message.slice(0, 4000);
-    writeReport();
-    throw new Error(message);
-  }
-  writeReport();
-}
 
 class Hang extends Error {}
 
@@ -205,7 +99,7 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 /** Run `fn` (sync or async) with a hang limit; the outcome, never a throw (but a Hang). */
 async function settle(what: string, fn: () => unknown, ms = CALL_MS): Promise<Outcome> {
-  calls++;
+  countCall();
   try {
     return { ok: true, value: await within(Promise.resolve().then(fn), ms, what) };
   } catch (error) {
@@ -529,15 +423,6 @@ async function endSocket(sock: Socket): Promise<void> {
   await within(closed, 2000, 'closing the raw socket').catch(() => sock.destroy());
 }
 
-beforeAll(() => {
-  process.on('uncaughtException', onUncaught);
-  process.on('unhandledRejection', onUnhandled);
-});
-afterAll(() => {
-  process.off('uncaughtException', onUncaught);
-  process.off('unhandledRejection', onUnhandled);
-  writeReport();
-});
 
 // --------------------------------------------------------------- isolated (worker) cases
 
@@ -793,7 +678,7 @@ describe('codec', () => {
         'codec Decoder',
         runs(20),
         property(codecBytes, fc.uint8Array({ maxLength: 16 }), fc.uint8Array({ maxLength: 16 }), async (bytes, before, after) => {
-          calls++;
+          countCall();
           // The same bytes alone, and inside a larger buffer with other bytes around them.
           const alone = Uint8Array.from(bytes);
           const padded = Uint8Array.from([...before, ...bytes, ...after]);
@@ -822,7 +707,7 @@ describe('codec', () => {
         'codec round trip',
         runs(10),
         property(codecValue, async (v) => {
-          calls++;
+          countCall();
           const bytes = encode(v);
           const got = codec.revive(dec.decode(bytes, 0, bytes.length), dec.wire);
           if (faithful(v) && !isDeepStrictEqual(normalize(got), normalize(v))) fail(`round trip of ${show(v)} gave ${show(got)}`);
@@ -856,7 +741,7 @@ describe('codec', () => {
             fc.oneof(fc.constant(null), fc.constantFrom(...KINDS)),
             fc.array(edit, { maxLength: 2 }),
             async (from, kind, edits) => {
-              calls++;
+              countCall();
               const got = (await iso.run({ type: 'handle', from, kind, edits }, 3000)) as { result?: { ok: boolean; error?: ErrorInfo; outside?: string; handle: unknown; got?: string }; harness?: string } | null;
               if (got === null) return fail(`reviving a ${from} handle relabeled ${kind} with ${show(edits)}: no answer within 3 s (a hang)`);
               if (got.harness !== undefined) throw new Error(`harness: ${got.harness}`);
@@ -943,7 +828,7 @@ describe('ring', () => {
 
   /** Run `c` in the worker and check what it did. */
   async function ringCase(iso: Isolated, c: RingCase, checks: { headPastTail: boolean }): Promise<void> {
-    calls++;
+    countCall();
     const attach = c.headerWrites.some((w) => w.word === WORDS.CAP || w.word === WORDS.MAGIC);
     const what = describeCase(c);
     const got = (await iso.run({ type: 'ring', attach, ...c }, 1500)) as { result?: RingResult[]; harness?: string } | null;
@@ -1045,7 +930,7 @@ describe('ring', () => {
         'holey arrays',
         runs(0.05),
         property(fc.constantFrom(2 ** 16, 2 ** 20, 2 ** 24, 2 ** 30, 2 ** 32 - 1), fc.array(fc.tuple(fc.nat(), fc.oneof(fc.integer(), fc.string({ maxLength: 4 }))), { minLength: 1, maxLength: 3 }), async (length, elements) => {
-            calls++;
+            countCall();
             const got = await inChild(SEND, { length, elements }, 3000);
             if (got === null) return fail(`a Queue put/get of a holey array of length ${length} with ${elements.length} element(s) took over 3 s (the send walks its length, not its elements)`);
             if (got.error !== undefined) return fail(`a Queue put/get of a holey array of length ${length}: ${got.error}`);
