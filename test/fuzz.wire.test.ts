@@ -32,6 +32,7 @@ import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import * as mp from 'multiprocessing';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { FrameReader } from './helpers/frames.js';
 import { CALL_MS, PROPERTY_MS, errorText, fuzzHarness, runs, show } from './helpers/fuzz.js';
 
 const require = createRequire(import.meta.url);
@@ -364,49 +365,6 @@ function chunksOf(bytes: Buffer, cuts: number[]): Buffer[] {
   }
   if (from < bytes.length) out.push(bytes.subarray(from));
   return out;
-}
-
-/** Reads whole frames from a raw socket (for the fake peers of the handshake). */
-class FrameReader {
-  private buf = Buffer.alloc(0);
-  private waiting: (() => void) | null = null;
-  private ended = false;
-  constructor(sock: Socket) {
-    sock.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.waiting?.();
-    });
-    const end = () => {
-      this.ended = true;
-      this.waiting?.();
-    };
-    sock.on('end', end);
-    sock.on('close', end);
-    sock.on('error', end);
-  }
-  /** The next frame's payload, or null at EOF / after `ms`. */
-  async next(ms = 2000): Promise<Buffer | null> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (this.buf.length >= 4) {
-        const n = this.buf.readInt32BE(0);
-        if (n >= 0 && this.buf.length >= 4 + n) {
-          const f = this.buf.subarray(4, 4 + n);
-          this.buf = this.buf.subarray(4 + n);
-          return f;
-        }
-      }
-      if (this.ended || Date.now() > deadline) return null;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.max(1, deadline - Date.now()));
-        this.waiting = () => {
-          clearTimeout(t);
-          this.waiting = null;
-          r();
-        };
-      });
-    }
-  }
 }
 
 function write(sock: Socket, bytes: Uint8Array): Promise<void> {

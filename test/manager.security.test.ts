@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { serialize } from 'node:v8';
 import * as mp from 'multiprocessing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FrameReader } from './helpers/frames.js';
 import { failure, settles, sleep, until } from './helpers/async.js';
 import { isRunning, waitGone } from './helpers/scripts.js';
 
@@ -119,25 +120,24 @@ function header(n: number): Buffer {
  * anything at any point.
  */
 class RawClient {
-  /** Bytes received and not yet taken as frames. */
-  buf = Buffer.alloc(0);
-  private wakers: (() => void)[] = [];
+  private readonly frames: FrameReader;
   isClosed = false;
   readonly closed: Promise<void>;
 
   private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.wake();
-    });
+    this.frames = new FrameReader(socket);
     socket.on('error', () => {}); // a reset when the server closes on us is expected
     this.closed = new Promise((resolve) =>
       socket.on('close', () => {
         this.isClosed = true;
-        this.wake();
         resolve();
       }),
     );
+  }
+
+  /** Bytes received and not yet taken as frames. */
+  get buf(): Buffer {
+    return this.frames.buf;
   }
 
   static open(address: mp.connection.Address | null): Promise<RawClient> {
@@ -152,30 +152,12 @@ class RawClient {
     });
   }
 
-  private wake(): void {
-    for (const w of this.wakers.splice(0)) w();
-  }
-
   /** The next frame's payload; rejects on close or after `ms`. */
   async frame(ms = 5000): Promise<Buffer> {
-    const end = Date.now() + ms;
-    for (;;) {
-      if (this.buf.length >= 4) {
-        const n = this.buf.readInt32BE(0);
-        if (n >= 0 && this.buf.length >= 4 + n) {
-          const f = this.buf.subarray(4, 4 + n);
-          this.buf = this.buf.subarray(4 + n);
-          return f;
-        }
-      }
-      if (this.isClosed) throw new Error('connection closed');
-      const left = end - Date.now();
-      if (left <= 0) throw new Error(`no frame within ${ms} ms`);
-      await new Promise<void>((r) => {
-        this.wakers.push(r);
-        setTimeout(r, Math.min(left, 100));
-      });
-    }
+    const f = await this.frames.next(ms);
+    if (f !== null) return f;
+    if (this.frames.ended) throw new Error('connection closed');
+    throw new Error(`no frame within ${ms} ms`);
   }
 
   write(bytes: Uint8Array): void {
