@@ -8,6 +8,8 @@
 // its caller gone and runs the callbacks registered with onGone: a lock it held is
 // released, its pending waits are dropped. A caller is one client process's connection.
 
+import { Scoped } from './scoped.js';
+
 export class Caller {
   private static nextId = 1;
   readonly id = Caller.nextId++;
@@ -52,20 +54,14 @@ export class Caller {
 /** The caller of code running outside any request (the server's own process). */
 export const LOCAL_CALLER = new Caller();
 
-let current: Caller = LOCAL_CALLER;
+const current = new Scoped<Caller>(LOCAL_CALLER);
 
 /** The caller of the method being run. Read it before the method's first await. */
 export function currentCaller(): Caller {
-  return current;
+  return current.value;
 }
 
 /** @internal The server: run `fn` (one method call) on behalf of `caller`. */
 export function callAs<T>(caller: Caller, fn: () => T): T {
-  const previous = current;
-  current = caller;
-  try {
-    return fn();
-  } finally {
-    current = previous;
-  }
+  return current.run(caller, fn);
 }

@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import * as errors from './errors.js';
 import type { Address } from './listener.js';
 import { HANDLE_KIND } from './reduction.js';
+import { Scoped } from './scoped.js';
 
 export const SERVER_OBJECT = 0;
 
@@ -194,20 +195,14 @@ export interface RevivalContext {
   readonly replyFrom?: { serverId: string | null; authkey: Buffer | null; adopt(token: Token): unknown };
 }
 
-let context: RevivalContext | null = null;
+const context = new Scoped<RevivalContext | null>(null);
 
 export function revivalContext(): RevivalContext | null {
-  return context;
+  return context.value;
 }
 
 export function withRevivalContext<T>(ctx: RevivalContext, fn: () => T): T {
-  const previous = context;
-  context = ctx;
-  try {
-    return fn();
-  } finally {
-    context = previous;
-  }
+  return context.run(ctx, fn);
 }
 
 /** A loopback host (or a Unix socket): no authkey needed to listen there. */

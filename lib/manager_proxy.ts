@@ -69,9 +69,9 @@ export class BaseProxy {
     const token = this[kToken];
     const conn = this[kConn];
     const key = conn.authkey;
-    const own = key === null || overNetwork() || key.equals(currentProcess().authkey);
+    const carryKey = key !== null && !overNetwork() && !key.equals(currentProcess().authkey);
     const { authkey: _drop, ...rest } = token;
-    return { ...rest, address: conn.address, ...(own || key === null ? {} : { authkey: key.toString('hex') }) } as Token;
+    return { ...rest, address: conn.address, ...(carryKey ? { authkey: key.toString('hex') } : {}) } as Token;
   }
 
   toString(): string {

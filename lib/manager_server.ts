@@ -39,6 +39,7 @@ import {
   withRevivalContext,
 } from './manager_protocol.js';
 import { HANDLE_KIND, isShareable, toHandle, withNetworkTransport } from './reduction.js';
+import { Scoped } from './scoped.js';
 import { SocketConnection } from './socket_connection.js';
 
 /** How the server makes and exposes one typeid. */
@@ -96,7 +97,7 @@ const ONLY_PROXIES: ReadonlySet<string> = new Set([PROXY_KIND]);
 const UNREAD_SLACK = 16 * 1024 * 1024;
 
 /** While a reply is encoded: the server and client whose tokens managed objects become. */
-let encoding: { server: Server; client: Client; retained: number[] } | null = null;
+const encoding = new Scoped<{ server: Server; client: Client; retained: number[] } | null>(null);
 
 /** A reply value: a new managed object, whose token is made (and counted) as the reply is encoded. */
 class NewObject {
@@ -105,10 +106,9 @@ class NewObject {
 
 /** [toHandle] of a managed object: its token, counted as a reference of the receiving client. */
 function managedHandle(this: object): Token {
-  if (encoding === null) {
-    throw new TypeError('a managed object can only be sent by its manager (send a proxy of it instead)');
-  }
-  return encoding.server.tokenFor(this, encoding.client);
+  const e = encoding.value;
+  if (e === null) throw new TypeError('a managed object can only be sent by its manager (send a proxy of it instead)');
+  return e.server.tokenFor(this, e.client);
 }
 
 /** Public methods of an object: functions on it or its prototypes, no leading '_', no Sync forms. */
@@ -477,16 +477,14 @@ export class Server {
     const retained: number[] = [];
     let n: number;
     try {
-      encoding = { server: this, client, retained };
-      const v = value instanceof NewObject ? this.tokenFor(value.obj, client) : value;
-      n = withNetworkTransport(() => this.encoder.encodeLength([requestId, kind, v]));
+      n = encoding.run({ server: this, client, retained }, () => {
+        const v = value instanceof NewObject ? this.tokenFor(value.obj, client) : value;
+        return withNetworkTransport(() => this.encoder.encodeLength([requestId, kind, v]));
+      });
     } catch (err) {
-      encoding = null;
       this.giveBack(client, retained);
       this.reply(client, requestId, kind === RETURN ? ERROR : FAILED, errorToWire(unsendable(err)));
       return;
-    } finally {
-      encoding = null;
     }
     if (n > this.options.maxMessageBytes) {
       this.giveBack(client, retained);
@@ -556,7 +554,8 @@ export class Server {
       this.entries.set(meta.id, entry);
     }
     this.retain(client, meta.id);
-    if (encoding !== null && encoding.client === client) encoding.retained.push(meta.id);
+    const e = encoding.value;
+    if (e !== null && e.client === client) e.retained.push(meta.id);
     return {
       [HANDLE_KIND]: PROXY_KIND,
       server: this.id,

@@ -7,6 +7,7 @@
 // arrival; nothing here special-cases a type.
 import { types as utilTypes } from 'node:util';
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import { Scoped } from './scoped.js';
 
 /** Property every handle carries: the registered kind of shared object. */
 export const HANDLE_KIND = '$mpHandle';
@@ -58,30 +59,23 @@ export function handleOf(value: Shareable): SharedHandle {
 // the reader allows are revived (a manager server revives proxies only, never a handle
 // that names this machine's shared memory).
 
-let network = false;
-let allowedKinds: ReadonlySet<string> | null = null;
+/** Set while a socket transport encodes or decodes: the handle kinds it revives (null: any). */
+const socketTransport = new Scoped<{ allowedKinds: ReadonlySet<string> | null } | null>(null);
 
 /** Whether the value being encoded or decoded travels over a socket. */
 export function overNetwork(): boolean {
-  return network;
+  return socketTransport.value !== null;
 }
 
 /** Run `fn` (an encode or decode) as a socket transport's; `kinds`: the only handle kinds to revive. */
 export function withNetworkTransport<T>(fn: () => T, kinds: ReadonlySet<string> | null = null): T {
-  const [n, k] = [network, allowedKinds];
-  network = true;
-  allowedKinds = kinds;
-  try {
-    return fn();
-  } finally {
-    network = n;
-    allowedKinds = k;
-  }
+  return socketTransport.run({ allowedKinds: kinds }, fn);
 }
 
 /** Rebuild the shared object a handle names. */
 export function revive(handle: SharedHandle): unknown {
   const kind = handle[HANDLE_KIND];
+  const allowedKinds = socketTransport.value?.allowedKinds ?? null;
   if (allowedKinds !== null && !allowedKinds.has(kind)) {
     throw new TypeError(`a shared ${kind} cannot be received here (this transport accepts ${[...allowedKinds].join(', ') || 'none'})`);
   }
