@@ -19,6 +19,17 @@ interface QueueOptions {
 
 type Call<T> = Promise<T>;
 
+/**
+ * The arguments without their trailing undefineds: an argument left out stays left out on
+ * the server (a default applies there, and the server's Barrier tells "no timeout given"
+ * from an explicit one).
+ */
+function given(...args: unknown[]): unknown[] {
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--;
+  return args.slice(0, n);
+}
+
 export class DictProxy<K extends DictKey = string, V = unknown> extends BaseProxy {
   get(key: K): Call<V | undefined>;
   get<D>(key: K, defaultValue: D): Call<V | D>;
@@ -105,7 +116,7 @@ export class ListProxy<T = unknown> extends SequenceProxy<T> {
     return this._callmethod('insert', [i, value]) as Call<void>;
   }
   pop(i?: number): Call<T> {
-    return this._callmethod('pop', i === undefined ? [] : [i]) as Call<T>;
+    return this._callmethod('pop', given(i)) as Call<T>;
   }
   remove(value: T): Call<void> {
     return this._callmethod('remove', [value]) as Call<void>;
@@ -120,7 +131,7 @@ export class ListProxy<T = unknown> extends SequenceProxy<T> {
     return this._callmethod('reverse') as Call<void>;
   }
   sort(options?: { reverse?: boolean }): Call<void> {
-    return this._callmethod('sort', options === undefined ? [] : [options]) as Call<void>;
+    return this._callmethod('sort', given(options)) as Call<void>;
   }
 }
 
@@ -157,7 +168,7 @@ export class ArrayProxy<T extends number | bigint | string = number> extends Seq
 /** Lock, RLock (and the base of the semaphores and Condition). */
 export class AcquirerProxy extends BaseProxy {
   acquire(options?: AcquireOptions): Call<boolean> {
-    return this._callmethod('acquire', options === undefined ? [] : [options]) as Call<boolean>;
+    return this._callmethod('acquire', given(options)) as Call<boolean>;
   }
   release(): Call<void> {
     return this._callmethod('release') as Call<void>;
@@ -187,7 +198,7 @@ export class SemaphoreProxy extends AcquirerProxy {
 export class ConditionProxy extends AcquirerProxy {
   /** Wait for a notify (the lock must be held); false on timeout. */
   wait(timeout?: number | null): Call<boolean> {
-    return this._callmethod('wait', timeout === undefined ? [] : [timeout]) as Call<boolean>;
+    return this._callmethod('wait', given(timeout)) as Call<boolean>;
   }
   /** Wait until `predicate` (run here, in the caller) is truthy; returns its last value. */
   async waitFor<R>(predicate: () => R | Promise<R>, timeout?: number | null): Promise<R> {
@@ -220,14 +231,14 @@ export class EventProxy extends BaseProxy {
     return this._callmethod('clear') as Call<void>;
   }
   wait(timeout?: number | null): Call<boolean> {
-    return this._callmethod('wait', timeout === undefined ? [] : [timeout]) as Call<boolean>;
+    return this._callmethod('wait', given(timeout)) as Call<boolean>;
   }
 }
 
 export class BarrierProxy extends BaseProxy {
   /** This party's index (parties-1 .. 0); BrokenBarrierError when broken. */
   wait(timeout?: number | null): Call<number> {
-    return this._callmethod('wait', timeout === undefined ? [] : [timeout]) as Call<number>;
+    return this._callmethod('wait', given(timeout)) as Call<number>;
   }
   reset(): Call<void> {
     return this._callmethod('reset') as Call<void>;
@@ -248,13 +259,13 @@ export class BarrierProxy extends BaseProxy {
 
 export class QueueProxy<T = unknown> extends BaseProxy {
   put(item: T, options?: QueueOptions): Call<void> {
-    return this._callmethod('put', options === undefined ? [item] : [item, options]) as Call<void>;
+    return this._callmethod('put', [item, ...given(options)]) as Call<void>;
   }
   putNowait(item: T): Call<void> {
     return this._callmethod('putNowait', [item]) as Call<void>;
   }
   get(options?: QueueOptions): Call<T> {
-    return this._callmethod('get', options === undefined ? [] : [options]) as Call<T>;
+    return this._callmethod('get', given(options)) as Call<T>;
   }
   getNowait(): Call<T> {
     return this._callmethod('getNowait') as Call<T>;
