@@ -10,7 +10,7 @@ export default defineConfig({
     pool: 'forks',
     server: { deps: { external: [/\/dist\//] } },
     // Leak checks: no file leaves processes running; the run leaves nothing in /dev/shm.
-    setupFiles: ['test/setup/processes.ts'],
+    setupFiles: ['test/setup/processes.ts', 'test/setup/shm.file.ts'],
     globalSetup: ['test/setup/shm.global.ts'],
   },
 });

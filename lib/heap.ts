@@ -49,7 +49,7 @@
 import { inspect } from 'node:util';
 import { ValueError } from './errors.js';
 import { native } from './native.js';
-import { register, unregister } from './resource_tracker.js';
+import { createTrackedSegment, unregister } from './resource_tracker.js';
 
 export const ARENA_SIZE = 1 << 20;
 /** Largest data size served from an arena; bigger blocks get a dedicated segment. */
@@ -186,11 +186,10 @@ function describeNativeError(err: unknown, what: string): Error {
 function newArena(): Arena {
   let created: { name: string; buffer: ArrayBuffer };
   try {
-    created = native.shmCreate(ARENA_SIZE);
+    created = createTrackedSegment(ARENA_SIZE);
   } catch (err) {
     throw describeNativeError(err, `cannot create a ${ARENA_SIZE}-byte shared memory arena`);
   }
-  register(created.name);
   hookExit();
   const arena = new Arena(created.name, created.buffer, true);
   const w = arena.i32;
@@ -316,11 +315,10 @@ export function allocate(size: number, align = 16): Block {
   } else {
     let created: { name: string; buffer: ArrayBuffer };
     try {
-      created = native.shmCreate(size);
+      created = createTrackedSegment(size);
     } catch (err) {
       throw describeNativeError(err, `cannot allocate ${size} bytes of shared memory`);
     }
-    register(created.name);
     let off: number;
     try {
       off = takeSmall(0, FLAG_CELL, 0);

@@ -7,15 +7,19 @@
 // The tracker itself is forked by the addon (no second Node runtime to boot); see
 // native/tracker_posix.cc. Children learn the inherited fd from MP_TRACKER_FD and check it
 // with MP_TRACKER_INO, so a stale variable in an unrelated process is never trusted.
+import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { native } from './native.js';
 
 export const TRACKER_FD_ENV = 'MP_TRACKER_FD';
 export const TRACKER_INO_ENV = 'MP_TRACKER_INO';
+export const TRACKER_ROOT_ENV = 'MP_TRACKER_ROOT';
 
 interface Tracker {
   fd: number;
   ino: number;
+  /** Pid of the process that started the tracker: the root of the tree it serves. */
+  root: number;
 }
 
 let tracker: Tracker | null = null;
@@ -25,13 +29,14 @@ const registered = new Set<string>();
 function inheritedTracker(): Tracker | null {
   const fd = Number(process.env[TRACKER_FD_ENV]);
   const ino = Number(process.env[TRACKER_INO_ENV]);
+  const root = Number(process.env[TRACKER_ROOT_ENV]);
   if (!Number.isInteger(fd) || fd < 3 || !Number.isFinite(ino)) return null;
   try {
     const st = fs.fstatSync(fd);
     if (st.isFIFO() && st.ino === ino) {
       // Inherited without CLOEXEC; unrelated programs this process execs must not hold it.
       native.fdSetCloexec(fd);
-      return { fd, ino };
+      return { fd, ino, root: Number.isSafeInteger(root) && root > 0 ? root : process.pid };
     }
   } catch {
     // Not open here: the variables came from somewhere else.
@@ -45,7 +50,7 @@ let startedPid: number | null = null;
 function startTracker(): Tracker {
   const { fd, pid } = native.trackerStart();
   startedPid = pid;
-  return { fd, ino: fs.fstatSync(fd).ino };
+  return { fd, ino: fs.fstatSync(fd).ino, root: process.pid };
 }
 
 /** For tests and diagnostics: the pid of the tracker this process started, if it did. */
@@ -100,5 +105,43 @@ export function unregister(name: string): void {
 export function trackerForChild(childFd: number): { fd: number; env: Record<string, string> } | null {
   if (process.platform === 'win32') return null;
   const t = current();
-  return { fd: t.fd, env: { [TRACKER_FD_ENV]: String(childFd), [TRACKER_INO_ENV]: String(t.ino) } };
+  return {
+    fd: t.fd,
+    env: { [TRACKER_FD_ENV]: String(childFd), [TRACKER_INO_ENV]: String(t.ino), [TRACKER_ROOT_ENV]: String(t.root) },
+  };
+}
+
+const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * A fresh segment name: the addon's prefix, the tree's root pid in base 36, and 10 random
+ * characters (mp_<root>_<random>, at most 19 bytes, within macOS's 30). The root pid says
+ * which process tree made a segment found in /dev/shm (the test suite's leak check names
+ * the test file from it).
+ */
+function randomSegmentName(): string {
+  const root = process.platform === 'win32' ? process.pid : current().root;
+  let name = `${native.shmPrefix}${root.toString(36)}_`;
+  for (let i = 0; i < 10; i++) name += NAME_ALPHABET[randomInt(36)];
+  return name;
+}
+
+/**
+ * Create a segment under a fresh name that is registered BEFORE the segment exists, so a
+ * process killed at any point leaves nothing untracked: at worst the tracker later tries
+ * to unlink a name that was never created. (Registering after creation left a window in
+ * which a SIGKILL leaked the segment for good.)
+ */
+export function createTrackedSegment(size: number): { name: string; buffer: ArrayBuffer } {
+  for (let attempt = 0; ; attempt++) {
+    const name = randomSegmentName();
+    register(name);
+    try {
+      return native.shmCreate(size, name);
+    } catch (err) {
+      // Not created: stop tracking a name that may be someone else's.
+      unregister(name);
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 100) throw err;
+    }
+  }
 }

@@ -20,7 +20,7 @@ import { ValueError } from './errors.js';
 import { native, type ShmAttached, type ShmCreated } from './native.js';
 import { pyStr } from './pyrepr.js';
 import { HANDLE_KIND, registerReviver, type Shareable, type SharedHandle, toHandle } from './reduction.js';
-import { register, unregister } from './resource_tracker.js';
+import { createTrackedSegment, register, unregister } from './resource_tracker.js';
 import { checkOptions, describe } from './validate.js';
 
 export interface SharedMemoryOptions {
@@ -140,15 +140,19 @@ export class SharedMemory implements Shareable, Disposable {
     this._track = create && track;
     if (create) {
       let created: ShmCreated;
+      // A generated name is registered before the segment exists (no kill can leak it);
+      // a name the user chose only after, since it may turn out to be someone else's.
+      const registeredFirst = this._track && name === null;
       try {
-        created = name === null ? native.shmCreate(size) : native.shmCreate(size, name);
+        if (registeredFirst) created = createTrackedSegment(size);
+        else created = name === null ? native.shmCreate(size) : native.shmCreate(size, name);
       } catch (err) {
         throw systemError(err, 'shm_open', name ?? '<random>');
       }
       this._name = created.name;
       this._buffer = created.buffer;
       this._size = size;
-      if (this._track) {
+      if (this._track && !registeredFirst) {
         try {
           register(this._name);
         } catch (err) {
