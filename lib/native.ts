@@ -94,6 +94,12 @@ export interface NativeBinding {
 }
 
 function load(): NativeBinding {
+  // Testing knob: MP_ADDON_PATH names the .node file to load instead (npm run test:asan
+  // points it at the sanitized build in build-asan/). Every process the library starts
+  // inherits the environment, so the whole tree loads the same addon.
+  const forced = process.env.MP_ADDON_PATH;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (forced) return require(path.resolve(forced)) as NativeBinding;
   // dist/native.js -> package root is one level up; node-gyp-build looks in
   // build/Release first, then prebuilds/<platform>-<arch>/.
   const root = path.join(__dirname, '..');

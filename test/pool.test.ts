@@ -9,7 +9,7 @@ import * as mp from 'multiprocessing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as targets from './fixtures/pool-targets.mjs';
 import { fixtureUrl, hasProc, isRunning, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
-import { asyncRange, collect, failure, range, settles, sleep, until } from './helpers/async.js';
+import { asyncRange, collect, failure, range, settles, sleep, slowdown, until } from './helpers/async.js';
 
 const TARGETS = fixtureUrl('pool-targets.mjs');
 const T = (name: string) => ({ module: TARGETS, name });
@@ -25,14 +25,16 @@ interface ModuleRun {
 }
 
 /**
- * Run `body` (ES module code with `mp`, `T(name)` and `report(value)` in scope) in its own
- * node process, SIGKILLed after `ms`: for what may hang a process or end it.
+ * Run `body` (ES module code with `mp`, `T(name)`, `report(value)` and `slowdown` in scope)
+ * in its own node process, SIGKILLed after `ms` (times slowdown): for what may hang a
+ * process or end it.
  */
 function runModule(body: string, ms: number, env: Record<string, string> = {}): Promise<ModuleRun> {
   const script = `
     import * as mp from ${JSON.stringify(new URL('../dist/index.mjs', import.meta.url).href)};
     const T = (name) => ({ module: ${JSON.stringify(TARGETS)}, name });
     const report = (value) => console.log(JSON.stringify({ report: value }));
+    const slowdown = ${slowdown};
     ${body}
   `;
   const t0 = performance.now();
@@ -40,7 +42,7 @@ function runModule(body: string, ms: number, env: Record<string, string> = {}): 
     execFile(
       process.execPath,
       ['--input-type=module', '-e', script],
-      { timeout: ms, killSignal: 'SIGKILL', env: { ...process.env, ...env } },
+      { timeout: ms * slowdown, killSignal: 'SIGKILL', env: { ...process.env, ...env } },
       (err, stdout, stderr) => {
         const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
         const reports = stdout
@@ -470,9 +472,9 @@ describe('Pool with two workers', () => {
         const outcome = await Promise.race([
           pool.map(T('square'), [1, 2, 3, 4, 5, 6], { chunksize: 1, progress: () => { throw new Error('progress threw'); } })
             .then((v) => ({ resolved: v }), (e) => ({ rejected: String(e && e.message) })),
-          new Promise((r) => setTimeout(() => r('never settled'), 1500)),
+          new Promise((r) => setTimeout(() => r('never settled'), 1500 * slowdown)),
         ]);
-        const after = await Promise.race([pool.apply(T('square'), [7]), new Promise((r) => setTimeout(() => r('apply never settled'), 1500))]);
+        const after = await Promise.race([pool.apply(T('square'), [7]), new Promise((r) => setTimeout(() => r('apply never settled'), 1500 * slowdown))]);
         report({ outcome, after, unhandled });
         await pool.terminate();
         `,

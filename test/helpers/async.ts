@@ -1,4 +1,11 @@
 // Small async helpers shared by the test files.
+
+/**
+ * Multiplier for the deadlines tests set themselves (vitest's own timeouts are separate):
+ * 1 normally; MP_TEST_SLOWDOWN under a slower build (npm run test:asan sets it).
+ */
+export const slowdown = Number(process.env.MP_TEST_SLOWDOWN) || 1;
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export const range = (n: number, from = 0) => Array.from({ length: n }, (_, i) => from + i);
@@ -16,6 +23,7 @@ export async function failure(fn: () => unknown): Promise<unknown> {
 /** `promise`, or a rejection saying what never settled after `ms` (instead of a hung test). */
 export function settles<V>(promise: Promise<V>, what: string, ms = 10_000): Promise<V> {
   let timer: NodeJS.Timeout | undefined;
+  ms *= slowdown;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${what} never settled (${ms} ms)`)), ms);
   });
@@ -24,7 +32,7 @@ export function settles<V>(promise: Promise<V>, what: string, ms = 10_000): Prom
 
 /** Polls `check` every 10 ms; false if it is still false after `ms`. */
 export async function until(check: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
+  const end = Date.now() + ms * slowdown;
   while (!check()) {
     if (Date.now() > end) return false;
     await sleep(10);
