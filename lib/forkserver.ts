@@ -26,7 +26,7 @@ import { ProcessError } from './errors.js';
 import * as S from './forkserver_shared.js';
 import { native } from './native.js';
 import { currentProcess } from './process.js';
-import { register, trackerForChild, unregister } from './resource_tracker.js';
+import { registerCreated, trackerForChild, unregister } from './resource_tracker.js';
 import { BasePopen, type ChildJob, childExecArgv, type LaunchOptions, registerLauncher } from './spawn.js';
 import { mainModule, type TargetRef } from './targets.js';
 
@@ -93,8 +93,9 @@ class Server {
   dead = false;
 
   constructor() {
-    const { name, buffer } = native.shmCreate(S.SEGMENT_BYTES);
-    register(name);
+    const created = native.shmCreate(S.SEGMENT_BYTES);
+    registerCreated(created);
+    const { name, buffer } = created;
     this.segment = name;
     this.buffer = buffer;
     this.words = new Int32Array(buffer, 0, S.mailboxOffset(0) / 4);

@@ -47,9 +47,10 @@
 // of a Value or Lock is dominated by the JS objects around the block and the
 // FinalizationRegistry entry (registered without an unregister token, which is slow).
 import { inspect } from 'node:util';
+import { withContext } from './error_context.js';
 import { ValueError } from './errors.js';
 import { native } from './native.js';
-import { register, unregister } from './resource_tracker.js';
+import { registerCreated, unregister } from './resource_tracker.js';
 
 export const ARENA_SIZE = 1 << 20;
 /** Largest data size served from an arena; bigger blocks get a dedicated segment. */
@@ -174,23 +175,14 @@ function hookExit(): void {
   process.on('exit', onExit);
 }
 
-function describeNativeError(err: unknown, what: string): Error {
-  const e = err as NodeJS.ErrnoException;
-  // A bad size stays a RangeError (an argument error); OS failures are Errors with a code, as fs's.
-  const Kind = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
-  const out = new Kind(`${what}: ${e?.message ?? String(err)}`, { cause: err }) as NodeJS.ErrnoException;
-  if (e?.code !== undefined) out.code = e.code;
-  return out;
-}
-
 function newArena(): Arena {
   let created: { name: string; buffer: ArrayBuffer };
   try {
     created = native.shmCreate(ARENA_SIZE);
   } catch (err) {
-    throw describeNativeError(err, `cannot create a ${ARENA_SIZE}-byte shared memory arena`);
+    throw withContext(err, `cannot create a ${ARENA_SIZE}-byte shared memory arena`);
   }
-  register(created.name);
+  registerCreated(created);
   hookExit();
   const arena = new Arena(created.name, created.buffer, true);
   const w = arena.i32;
@@ -318,13 +310,14 @@ export function allocate(size: number, align = 16): Block {
     try {
       created = native.shmCreate(size);
     } catch (err) {
-      throw describeNativeError(err, `cannot allocate ${size} bytes of shared memory`);
+      throw withContext(err, `cannot allocate ${size} bytes of shared memory`);
     }
-    register(created.name);
+    registerCreated(created);
     let off: number;
     try {
       off = takeSmall(0, FLAG_CELL, 0);
     } catch (err) {
+      native.shmClose(created.buffer); // nobody saw it: its space is free now, not at a GC
       unlinkSegment(created.name);
       throw err;
     }
