@@ -149,11 +149,21 @@ export class Ring {
     return new Ring(block);
   }
 
+  /** Two new rings, or none: the first is released again when the second cannot be made. */
+  static createPair(capacity: number): [Ring, Ring] {
+    const a = Ring.create(capacity);
+    try {
+      return [a, Ring.create(capacity)];
+    } catch (err) {
+      a.release();
+      throw err;
+    }
+  }
+
   /** The ring a handle names, holding a reference of its own. */
   static attach(handle: BlockHandle): Ring {
     return new Ring(attachBlock(handle));
   }
-
 
   /** Another reference to the same ring (for a second owner that releases on its own). */
   retain(): Ring {
