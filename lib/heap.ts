@@ -50,6 +50,7 @@ import { inspect } from 'node:util';
 import { withContext } from './error_context.js';
 import { ValueError } from './errors.js';
 import { native } from './native.js';
+import { transitLog } from './reduction.js';
 import { registerCreated, unregister } from './resource_tracker.js';
 
 export const ARENA_SIZE = 1 << 20;
@@ -355,6 +356,11 @@ export function retainBlock(block: Block): Block {
   return copy;
 }
 
+/** Give back the transit reference of a handle that was never sent. */
+export function dropHandle(handle: BlockHandle): void {
+  releaseBlock(attachBlock(handle));
+}
+
 /** Describe `block` for another process; the handle carries a reference of its own. */
 export function blockHandle(block: Block): BlockHandle {
   if (block.released) throw new ValueError('cannot share a released shared block');
@@ -369,6 +375,7 @@ export function blockHandle(block: Block): BlockHandle {
     n: block.byteLength,
   };
   if (block.seg !== null) handle.d = block.seg;
+  transitLog.value?.push(handle);
   return handle;
 }
 

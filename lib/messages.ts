@@ -6,7 +6,7 @@
 // resource tracker removes it if the whole tree dies first.
 import { Decoder, Encoder, revive } from './codec.js';
 import { withContext } from './error_context.js';
-import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock } from './heap.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, dropHandle, releaseBlock } from './heap.js';
 import { FLAG_BYTES, FLAG_EXTERNAL, type RecordReader, type Ring } from './ring.js';
 
 /** A message ready to go into a ring: `payload[0, length)`, valid until the next encode. */
@@ -71,7 +71,7 @@ export class Outgoing {
 
 /** Drop the block of a big message that was never put (its handle's reference). */
 export function discardExternal(handle: BlockHandle | null): void {
-  if (handle !== null) releaseBlock(attachBlock(handle));
+  if (handle !== null) dropHandle(handle);
 }
 
 /**
