@@ -347,6 +347,16 @@ export function releaseBlock(block: Block): void {
   dropRef(block);
 }
 
+/**
+ * Drop a block nobody else has seen (made here; no handle, no retain, no view kept): a
+ * dedicated segment's mapping goes at once instead of when its buffer is collected, and
+ * with it its /dev/shm space.
+ */
+export function discardBlock(block: Block): void {
+  dropRef(block);
+  if (block.seg !== null) native.shmClose(block.buffer); // unlinked (and uncached) by dropRef
+}
+
 /** Another reference to the same memory (for a second owner). */
 export function retainBlock(block: Block): Block {
   if (block.released) throw new ValueError('cannot retain a released shared block');

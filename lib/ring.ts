@@ -23,7 +23,7 @@
 // sleeps. Writers waiting for room do the same with W_SLEEP and HEAD. The count and the
 // word are checked in Dekker order (count, then word; commit, then count), all seq-cst.
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, discardBlock, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
 import { PID } from './owner.js';
 import { availableParallelism } from 'node:os';
@@ -155,7 +155,7 @@ export class Ring {
     try {
       return [a, Ring.create(capacity)];
     } catch (err) {
-      a.release();
+      discardBlock(a.block); // never seen by anyone: its space is free again now
       throw err;
     }
   }
