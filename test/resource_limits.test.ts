@@ -102,7 +102,7 @@ describe.skipIf(shmReason !== null)(`a full /dev/shm${shmReason === null ? '' : 
       const last = steps[steps.length - 1]!;
       expect(last.ok, `${kind}: made at last`).toBe(true);
       expect(steps.length, `${kind}: failed first`).toBeGreaterThan(1);
-      for (const step of steps.slice(0, -1)) expect(step, kind).toMatchObject({ ok: false, code: 'ENOSPC', clean: true });
+      for (const step of steps.slice(0, -1)) expect(step, `${kind} ${JSON.stringify(step)}`).toMatchObject({ ok: false, code: 'ENOSPC', clean: true });
     }
   });
 
