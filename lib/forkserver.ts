@@ -27,7 +27,7 @@ import * as S from './forkserver_shared.js';
 import { native } from './native.js';
 import { currentProcess } from './process.js';
 import { createTrackedSegment, trackerForChild, unregister } from './resource_tracker.js';
-import { BasePopen, type ChildJob, childExecArgv, type LaunchOptions, registerLauncher } from './spawn.js';
+import { BasePopen, type ChildJob, childExecArgv, type LaunchOptions, registerLauncher, spawnFailed } from './spawn.js';
 import { mainModule, type TargetRef } from './targets.js';
 
 const SERVER_SCRIPT = path.join(__dirname, 'forkserver_main.js');
@@ -117,7 +117,7 @@ class Server {
     proc.on('error', () => {});
     if (proc.pid === undefined) {
       this.dropSegment();
-      throw new ProcessError('could not start the forkserver process (spawning node failed)');
+      throw spawnFailed('could not start the forkserver process');
     }
     this.proc = proc;
     this.pid = proc.pid;

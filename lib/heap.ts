@@ -47,8 +47,10 @@
 // of a Value or Lock is dominated by the JS objects around the block and the
 // FinalizationRegistry entry (registered without an unregister token, which is slow).
 import { inspect } from 'node:util';
+import { withContext } from './error_context.js';
 import { ValueError } from './errors.js';
 import { native } from './native.js';
+import { transitLog } from './reduction.js';
 import { createTrackedSegment, unregister } from './resource_tracker.js';
 
 export const ARENA_SIZE = 1 << 20;
@@ -174,21 +176,12 @@ function hookExit(): void {
   process.on('exit', onExit);
 }
 
-function describeNativeError(err: unknown, what: string): Error {
-  const e = err as NodeJS.ErrnoException;
-  // A bad size stays a RangeError (an argument error); OS failures are Errors with a code, as fs's.
-  const Kind = err instanceof RangeError ? RangeError : err instanceof TypeError ? TypeError : Error;
-  const out = new Kind(`${what}: ${e?.message ?? String(err)}`, { cause: err }) as NodeJS.ErrnoException;
-  if (e?.code !== undefined) out.code = e.code;
-  return out;
-}
-
 function newArena(): Arena {
   let created: { name: string; buffer: ArrayBuffer };
   try {
     created = createTrackedSegment(ARENA_SIZE);
   } catch (err) {
-    throw describeNativeError(err, `cannot create a ${ARENA_SIZE}-byte shared memory arena`);
+    throw withContext(err, `cannot create a ${ARENA_SIZE}-byte shared memory arena`);
   }
   hookExit();
   const arena = new Arena(created.name, created.buffer, true);
@@ -317,12 +310,13 @@ export function allocate(size: number, align = 16): Block {
     try {
       created = createTrackedSegment(size);
     } catch (err) {
-      throw describeNativeError(err, `cannot allocate ${size} bytes of shared memory`);
+      throw withContext(err, `cannot allocate ${size} bytes of shared memory`);
     }
     let off: number;
     try {
       off = takeSmall(0, FLAG_CELL, 0);
     } catch (err) {
+      native.shmClose(created.buffer); // nobody saw it: its space is free now, not at a GC
       unlinkSegment(created.name);
       throw err;
     }
@@ -351,6 +345,16 @@ export function releaseBlock(block: Block): void {
   dropRef(block);
 }
 
+/**
+ * Drop a block nobody else has seen (made here; no handle, no retain, no view kept): a
+ * dedicated segment's mapping goes at once instead of when its buffer is collected, and
+ * with it its /dev/shm space.
+ */
+export function discardBlock(block: Block): void {
+  dropRef(block);
+  if (block.seg !== null) native.shmClose(block.buffer); // unlinked (and uncached) by dropRef
+}
+
 /** Another reference to the same memory (for a second owner). */
 export function retainBlock(block: Block): Block {
   if (block.released) throw new ValueError('cannot retain a released shared block');
@@ -358,6 +362,11 @@ export function retainBlock(block: Block): Block {
   const copy = new Block(block.buffer, block.byteOffset, block.byteLength, block.arena, block.off, block.seg);
   holdRef(copy);
   return copy;
+}
+
+/** Give back the transit reference of a handle that was never sent. */
+export function dropHandle(handle: BlockHandle): void {
+  releaseBlock(attachBlock(handle));
 }
 
 /** Describe `block` for another process; the handle carries a reference of its own. */
@@ -374,6 +383,7 @@ export function blockHandle(block: Block): BlockHandle {
     n: block.byteLength,
   };
   if (block.seg !== null) handle.d = block.seg;
+  transitLog.value?.push(handle);
   return handle;
 }
 

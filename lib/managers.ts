@@ -175,8 +175,9 @@ export class BaseManager implements AsyncDisposable {
     if (this.#state !== 'initial') throw new ProcessError(`cannot start a manager that is ${this.#state}`);
     checkListenable(this.#address, this.#authkey);
     const init = initializer === undefined || initializer === null ? null : describeTarget(initializer, callerFile());
-    this.#state = 'started';
+    // Made first: when it cannot be (a full /dev/shm), nothing started and start() may be retried.
     const [reader, writer] = Pipe({ duplex: false });
+    this.#state = 'started';
     const spec = {
       types: this.typeRefs(),
       address: this.#address,

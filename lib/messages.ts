@@ -5,7 +5,8 @@
 // reference of its own, so the block lives while the record is in the ring, and the
 // resource tracker removes it if the whole tree dies first.
 import { Decoder, Encoder, revive } from './codec.js';
-import { type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock } from './heap.js';
+import { withContext } from './error_context.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, dropHandle, releaseBlock } from './heap.js';
 import { FLAG_BYTES, FLAG_EXTERNAL, type RecordReader, type Ring } from './ring.js';
 
 /** A message ready to go into a ring: `payload[0, length)`, valid until the next encode. */
@@ -18,18 +19,29 @@ export class Outgoing {
   private readonly encoder = new Encoder();
   private readonly handleEncoder = new Encoder();
 
-  /** Encode `value` for `ring`. */
-  value(ring: Ring, value: unknown): this {
-    const n = this.encoder.encodeLength(value);
-    return this.fit(ring, this.encoder.bytes, n, 0);
+  /**
+   * Encode `value` for `ring`. `owner` and `method` name the call in errors ('Queue',
+   * 'put'): a value the codec refuses is a TypeError; no shared memory for a big message
+   * keeps its code (ENOSPC, ENOMEM).
+   */
+  value(ring: Ring, value: unknown, owner: string, method: string): this {
+    let n: number;
+    try {
+      n = this.encoder.encodeLength(value);
+    } catch (err) {
+      throw new TypeError(`${owner}.${method}: the object cannot be sent to another process: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    return this.fit(ring, this.encoder.bytes, n, 0, owner, method);
   }
 
   /** Raw bytes (Connection.sendBytes): `bytes` is copied into the ring or a block. */
-  bytes(ring: Ring, bytes: Uint8Array): this {
-    return this.fit(ring, bytes, bytes.length, FLAG_BYTES);
+  bytes(ring: Ring, bytes: Uint8Array, owner: string, method: string): this {
+    return this.fit(ring, bytes, bytes.length, FLAG_BYTES, owner, method);
   }
 
-  private fit(ring: Ring, bytes: Uint8Array, n: number, flags: number): this {
+  private fit(ring: Ring, bytes: Uint8Array, n: number, flags: number, owner: string, method: string): this {
     this.external = null;
     if (n <= ring.maxPayload) {
       this.payload = bytes;
@@ -37,7 +49,12 @@ export class Outgoing {
       this.flags = flags;
       return this;
     }
-    const block = allocate(n, 16);
+    let block: Block;
+    try {
+      block = allocate(n, 16);
+    } catch (err) {
+      throw withContext(err, `${owner}.${method}: no shared memory for a ${n}-byte message (too big for the ring, it needs a block of its own)`);
+    }
     try {
       new Uint8Array(block.buffer, block.byteOffset, n).set(bytes.subarray(0, n));
       this.external = blockHandle(block);
@@ -54,7 +71,7 @@ export class Outgoing {
 
 /** Drop the block of a big message that was never put (its handle's reference). */
 export function discardExternal(handle: BlockHandle | null): void {
-  if (handle !== null) releaseBlock(attachBlock(handle));
+  if (handle !== null) dropHandle(handle);
 }
 
 /**

@@ -34,7 +34,9 @@ export interface NativeBinding {
    * Create a segment of `size` bytes (> 0). With `name`, exactly that name (EEXIST if taken);
    * without, a random short name with the shmPrefix, retried on collision.
    * Storage is reserved up front (posix_fallocate) so a full /dev/shm is ENOSPC here,
-   * never SIGBUS later. Errors are `Error` with `.code` = errno name and `.syscall`.
+   * never SIGBUS later. Errors are `Error` with `.code` = errno name, `.syscall` and, when
+   * known, `.hint` (what to do). Past the process's share of vm.max_map_count (Linux) it
+   * fails with ENOMEM before mapping anything, as shmAttach does.
    */
   shmCreate(size: number, name?: string): ShmCreated;
   /** Map an existing segment by name (ENOENT when absent). */

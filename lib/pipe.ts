@@ -104,13 +104,7 @@ export class PipeConnection extends Connection implements Shareable {
   }
 
   private encode(ring: Ring, obj: unknown): Outgoing {
-    try {
-      return this.out.value(ring, obj);
-    } catch (err) {
-      throw new TypeError(`Connection.send: the object cannot be sent to another process: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    return this.out.value(ring, obj, 'Connection', 'send');
   }
 
   private static sent(result: PutResult): void {
@@ -131,7 +125,7 @@ export class PipeConnection extends Connection implements Shareable {
 
   private bytesOut(buf: unknown, offset: unknown, size: unknown): Outgoing {
     const { ring } = this.checkSend();
-    return this.out.bytes(ring, bytesArg(buf, offset, size));
+    return this.out.bytes(ring, bytesArg(buf, offset, size), 'Connection', 'sendBytes');
   }
 
   /** Send bytes as one message (Python's send_bytes); offset and size count bytes. */
@@ -234,10 +228,12 @@ export interface PipeOptions {
 export function Pipe(options?: PipeOptions): [PipeConnection, PipeConnection] {
   const { duplex = true } = checkOptions<PipeOptions>('options', options);
   checkBoolean('options.duplex', duplex);
-  const a = Ring.create(PIPE_RING_BYTES);
   // Each connection holds its own reference to each of its rings.
-  if (!duplex) return [new PipeConnection(a, null), new PipeConnection(null, a.retain())];
-  const b = Ring.create(PIPE_RING_BYTES);
+  if (!duplex) {
+    const a = Ring.create(PIPE_RING_BYTES);
+    return [new PipeConnection(a, null), new PipeConnection(null, a.retain())];
+  }
+  const [a, b] = Ring.createPair(PIPE_RING_BYTES);
   return [new PipeConnection(a, b), new PipeConnection(b.retain(), a.retain())];
 }
 

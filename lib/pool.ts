@@ -6,7 +6,10 @@
 // Failures: a task's error rejects that task (RemoteError with the worker's stack); a
 // worker that dies fails only the chunk it was running (its slot in the shared
 // `running` array says which) with WorkerLostError, and is replaced; an initializer that
-// throws breaks the pool (every pending and later task fails). The parent's event loop
+// throws breaks the pool (every pending and later task fails), and so does a replacement
+// that cannot be started (a process limit, a full /dev/shm) or workers that keep dying
+// before they are ready (a pool that re-spawned them forever would never fail its tasks,
+// as Python's does). The parent's event loop
 // is held only while tasks are outstanding: an idle pool never keeps the process alive,
 // and its daemon workers end with it.
 import { pathToFileURL } from 'node:url';
@@ -17,9 +20,9 @@ import { isIterable } from './iterables.js';
 import { ArraySlice } from './codec.js';
 import { callerFile } from './code_location.js';
 import type { Connection } from './connection.js';
-import { RemoteError, ValueError, WorkerLostError } from './errors.js';
+import { ProcessError, RemoteError, ValueError, WorkerLostError } from './errors.js';
 import { Pipe } from './pipe.js';
-import { EXIT_BY_SENTINEL, type ErrorInfo, INIT_FAILED, type Result, type Task, type WorkerArgs } from './pool_worker.js';
+import { EXIT_BY_SENTINEL, type ErrorInfo, INIT_FAILED, NOT_STARTED, type Result, type Task, type WorkerArgs } from './pool_worker.js';
 import { Process, cpuCount, exitedOf } from './process.js';
 import { type ProgressOption, progressFor } from './progress.js';
 import { type Job, type StreamHost, streamResults } from './pool_stream.js';
@@ -31,6 +34,8 @@ import { checkInteger, checkOptions, describe } from './validate.js';
 import { warmUp } from './warmup.js';
 
 const POOL_RING_BYTES = 1 << 20;
+/** Workers dying in a row before they are ready that break the pool. */
+const MAX_FAILED_STARTS = 3;
 /** More workers than any machine runs usefully: a typo, not a pool (and each costs a process). */
 const MAX_PROCESSES = 4096;
 const WORKER_TARGET = { module: pathToFileURL(join(__dirname, 'pool_worker.js')).href, name: 'poolWorker' };
@@ -116,9 +121,8 @@ export class Pool implements AsyncDisposable {
   private state: 'run' | 'close' | 'terminate' = 'run';
   private readonly size: number;
   private readonly workers: (Worker | null)[];
-  // Rings of 1 MiB: a default-sized map chunk (len / (4 x processes) items) fits whole.
-  private readonly tasks = new Queue<Task>(0, Ring.create(POOL_RING_BYTES));
-  private readonly results = new Queue<Result>(0, Ring.create(POOL_RING_BYTES));
+  private readonly tasks: Queue<Task>;
+  private readonly results: Queue<Result>;
   private readonly running: Int32Array;
   private readonly ProcessClass: typeof Process;
   private readonly initializer: TargetRef | null;
@@ -129,7 +133,9 @@ export class Pool implements AsyncDisposable {
   private readonly fnRefs: [number, TargetRef][] = [];
   private readonly chunks = new Map<number, { job: Job; index: number }>();
   private nextChunk = 1;
-  private broken: RemoteError | null = null;
+  private broken: Error | null = null;
+  /** Workers that died before they were ready, in a row. */
+  private failedStarts = 0;
   private draining = false;
   private drainAbort: AbortController | null = null;
 
@@ -149,16 +155,43 @@ export class Pool implements AsyncDisposable {
       throw new TypeError(`options.context must be a context from mp.getContext(), got ${describe(o.context)}`);
     }
     this.ProcessClass = P;
-    this.running = RawArray('i', processes) as unknown as Int32Array;
     this.workers = new Array(processes).fill(null);
-    for (let i = 0; i < processes; i++) this.spawn(i);
+    // Rings of 1 MiB: a default-sized map chunk (len / (4 x processes) items) fits whole.
+    const [tasks, results] = Ring.createPair(POOL_RING_BYTES);
+    this.tasks = new Queue<Task>(0, tasks);
+    this.results = new Queue<Result>(0, results);
+    const pipes: [Connection, Connection][] = [];
+    try {
+      this.running = RawArray('i', processes) as unknown as Int32Array;
+      // All the shared memory first: a full /dev/shm fails here, before any worker holds a handle.
+      for (let i = 0; i < processes; i++) pipes.push(Pipe({ duplex: false }));
+      for (let i = 0; i < processes; i++) this.spawn(i, pipes[i]);
+    } catch (err) {
+      this.abandon(err as Error, pipes);
+      throw err;
+    }
     warmUp(); // while the workers boot
+  }
+
+  /**
+   * No half-made pool when the constructor fails. The workers started already hold handles
+   * to the rings: they leave by an exit sentinel, dropping them (killed before they took
+   * them, they would leak the rings until the process tree ends).
+   */
+  private abandon(err: Error, pipes: [Connection, Connection][]): void {
+    this.broken = err; // no replacements
+    this.state = 'close';
+    for (const [i, w] of this.workers.entries()) {
+      if (w !== null) this.tasks.putSync(null);
+      else for (const end of pipes[i] ?? []) end.close();
+    }
+    this.release();
   }
 
   // ----------------------------------------------------------------------- workers
 
-  private spawn(index: number): void {
-    const [theirs, ours] = Pipe({ duplex: false });
+  private spawn(index: number, pipe: [Connection, Connection] = Pipe({ duplex: false })): void {
+    const [theirs, ours] = pipe;
     const args: WorkerArgs = {
       tasks: this.tasks,
       results: this.results,
@@ -171,8 +204,15 @@ export class Pool implements AsyncDisposable {
       fns: this.fnRefs,
     };
     const proc = new this.ProcessClass({ target: WORKER_TARGET, args: [args], name: `PoolWorker-${++workerCounter}`, daemon: true });
-    Atomics.store(this.running, index, 0);
-    proc.start();
+    Atomics.store(this.running, index, NOT_STARTED);
+    try {
+      proc.start();
+    } catch (err) {
+      Atomics.store(this.running, index, 0);
+      theirs.close();
+      ours.close();
+      throw err;
+    }
     theirs.close(); // the child holds its own end now (its handle was taken at start)
     this.workers[index] = { proc, control: ours };
     void exitedOf(proc).then((code) => this.exited(index, proc, code));
@@ -205,9 +245,28 @@ export class Pool implements AsyncDisposable {
       );
     }
     if (this.broken !== null || this.state === 'terminate') return;
+    if (chunkId !== NOT_STARTED) this.failedStarts = 0;
+    else if (++this.failedStarts >= MAX_FAILED_STARTS) {
+      const signal = signalName(code);
+      this.breakPool(
+        new ProcessError(
+          `the pool's workers keep dying before they are ready (${this.failedStarts} in a row, the last ${proc.name} with ` +
+            `${signal ?? `exit code ${code}`}); their stderr says why (a process or thread limit reached, ` +
+            'an initializer that exits the process, ...)',
+        ),
+      );
+      return;
+    }
     // Replaced unless it left by taking its exit sentinel (a closing pool): a worker that
     // died, or left after maxtasksperchild, did not take one, and its replacement will.
-    if (this.state === 'run' || chunkId !== EXIT_BY_SENTINEL) this.spawn(index);
+    if (this.state === 'run' || chunkId !== EXIT_BY_SENTINEL) {
+      try {
+        this.spawn(index);
+      } catch (err) {
+        this.breakPool(new ProcessError(`the pool cannot replace a worker that exited: ${(err as Error).message}`, { cause: err }));
+        return;
+      }
+    }
     this.settleIdle();
   }
 
@@ -267,7 +326,10 @@ export class Pool implements AsyncDisposable {
 
   private handle([chunkId, ok, payload]: Result): void {
     if (chunkId === 0) {
-      if (ok === INIT_FAILED) this.breakPool(payload as ErrorInfo);
+      if (ok === INIT_FAILED) {
+        const info = payload as ErrorInfo;
+        this.breakPool(new RemoteError(`the pool's initializer failed: ${info.name}: ${info.message}`, info.error, info.stack));
+      }
       return;
     }
     const entry = this.chunks.get(chunkId);
@@ -278,12 +340,13 @@ export class Pool implements AsyncDisposable {
     else entry.job.fail(remoteError(payload as ErrorInfo));
   }
 
-  private breakPool(info: ErrorInfo): void {
+  /** Fail every pending and later task with `err`, and end the workers. */
+  private breakPool(err: Error): void {
     if (this.broken !== null) return;
-    const err = new RemoteError(`the pool's initializer failed: ${info.name}: ${info.message}`, info.error, info.stack);
     this.broken = err;
     const jobs = new Set([...this.chunks.values()].map((e) => e.job));
     this.chunks.clear();
+    this.drainAbort?.abort(); // no result is awaited any more: the loop must not be held
     for (const job of jobs) job.fail(err);
     for (const w of this.workers) w?.proc.terminate();
   }

@@ -18,6 +18,8 @@ import { warmUp } from './warmup.js';
 export const INIT_FAILED = 1;
 /** A worker's slot when it leaves because it took an exit sentinel (a closing pool). */
 export const EXIT_BY_SENTINEL = -1;
+/** A worker's slot from its start until it is ready for tasks (its initializer done). */
+export const NOT_STARTED = -2;
 
 export type Task = [chunkId: number, fnId: number, star: 0 | 1, items: unknown[]] | null;
 export type Result = [chunkId: number, ok: 0 | 1, payload: unknown];
@@ -80,6 +82,7 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
     }
   }
 
+  Atomics.store(a.running, a.index, 0); // ready: a death from now on is not a failed start
   warmUp();
   // The task is claimed (its id in our slot) as it is read, before its record is
   // consumed: there is no instant at which a task is taken but nobody's.

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { inspect } from 'node:util';
 import { defaultStartMethod } from './context.js';
 import { ProcessError, ValueError } from './errors.js';
-import { toWire } from './reduction.js';
+import { toWire, transitLog } from './reduction.js';
 import type { ChildJob, Popen, StartMethod } from './spawn.js';
 import { callerFile, describeInstance, describeTarget, mainModule, type TargetRef } from './targets.js';
 import { checkBoolean, checkOptions, checkString, describe, timeoutToMs } from './validate.js';
@@ -331,33 +331,46 @@ export class Process<A extends unknown[] = unknown[]> {
     if (importing !== null) throw guardError(importing);
     activeChildren(); // reap
     const method = (this.constructor as typeof Process)[startMethodKey] ?? defaultStartMethod();
-    // Refused targets (bound, native, ...) throw here, before anything is spawned.
-    const { instance, fields, methods } = describeSelf(this, s.callerFile);
-    const target = s.target === undefined || s.target === null ? null : describeTarget(s.target, s.callerFile);
-    const wire = toWire(s.args); // the same array when it holds no shared object
-    const job: ChildJob = {
-      v: 1,
-      name: s.name,
-      identity: s.identity,
-      daemon: s.daemon,
-      authkey: new Uint8Array(s.authkey),
-      parentPid: process.pid,
-      parentName: currentState().name,
-      watchPid: process.pid,
-      startMethod: method,
-      instance,
-      fields,
-      methods,
-      target,
-      args: wire,
-      loadLibrary: wire !== s.args || fields !== null,
-      mainModule: mainModule(),
-      argv: process.argv,
-      cwd: process.cwd(),
-    };
-    // Lazy: a child that starts no process of its own never loads the launchers.
-    const { launch } = require('./spawn.js') as typeof import('./spawn.js');
-    const popen = launch(method, job, { daemon: s.daemon });
+    const transits: unknown[] = [];
+    let popen: Popen;
+    try {
+      popen = transitLog.run(transits, () => {
+        // Refused targets (bound, native, ...) throw here, before anything is spawned.
+        const { instance, fields, methods } = describeSelf(this, s.callerFile);
+        const target = s.target === undefined || s.target === null ? null : describeTarget(s.target, s.callerFile);
+        const wire = toWire(s.args); // the same array when it holds no shared object
+        const job: ChildJob = {
+          v: 1,
+          name: s.name,
+          identity: s.identity,
+          daemon: s.daemon,
+          authkey: new Uint8Array(s.authkey),
+          parentPid: process.pid,
+          parentName: currentState().name,
+          watchPid: process.pid,
+          startMethod: method,
+          instance,
+          fields,
+          methods,
+          target,
+          args: wire,
+          loadLibrary: wire !== s.args || fields !== null,
+          mainModule: mainModule(),
+          argv: process.argv,
+          cwd: process.cwd(),
+        };
+        // Lazy: a child that starts no process of its own never loads the launchers.
+        const { launch } = require('./spawn.js') as typeof import('./spawn.js');
+        return launch(method, job, { daemon: s.daemon });
+      });
+    } catch (err) {
+      // The job never reached a child: the references its handles took go back.
+      if (transits.length > 0) {
+        const { dropHandle } = require('./heap.js') as typeof import('./heap.js');
+        for (const h of transits) dropHandle(h as import('./heap.js').BlockHandle);
+      }
+      throw err;
+    }
     s.popen = popen;
     children.add(this);
     if (s.daemon) daemonStarted();

@@ -72,13 +72,7 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
 
   protected encode(obj: unknown, method: string): Outgoing {
     this.checkOpen();
-    try {
-      return this.out.value(this.ring, obj);
-    } catch (err) {
-      throw new TypeError(`${this.kind}.${method}: the object cannot be sent to another process: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
+    return this.out.value(this.ring, obj, this.kind, method);
   }
 
   protected putResult(result: PutResult): void {

@@ -62,6 +62,14 @@ export function handleOf(value: Shareable): SharedHandle {
 /** Set while a socket transport encodes or decodes: the handle kinds it revives (null: any). */
 const socketTransport = new Scoped<{ allowedKinds: ReadonlySet<string> | null } | null>(null);
 
+/**
+ * While set, the handles that carry a transit reference (heap.ts's block handles) are
+ * noted here as they are made, so that a message that is never sent (a child that cannot
+ * be spawned) can give their references back instead of leaking the memory until the
+ * process tree ends.
+ */
+export const transitLog = new Scoped<unknown[] | null>(null);
+
 /** Whether the value being encoded or decoded travels over a socket. */
 export function overNetwork(): boolean {
   return socketTransport.value !== null;

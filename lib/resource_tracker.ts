@@ -9,6 +9,7 @@
 // with MP_TRACKER_INO, so a stale variable in an unrelated process is never trusted.
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
+import { withContext } from './error_context.js';
 import { native } from './native.js';
 
 export const TRACKER_FD_ENV = 'MP_TRACKER_FD';
@@ -88,7 +89,29 @@ function checkName(name: string): void {
 export function register(name: string): void {
   checkName(name);
   registered.add(name);
-  send(`R ${name}\n`);
+  try {
+    send(`R ${name}\n`);
+  } catch (err) {
+    registered.delete(name); // never re-sent to a later tracker: the name may be reused
+    throw err;
+  }
+}
+
+/**
+ * Track a segment this process just created, or, when that fails (no tracker could be
+ * started: a process limit), unmap and unlink it and throw: an untracked segment could
+ * outlive the process tree.
+ */
+export function registerCreated(created: { name: string; buffer: ArrayBuffer }): void {
+  try {
+    register(created.name);
+  } catch (err) {
+    native.shmClose(created.buffer);
+    try {
+      native.shmUnlink(created.name);
+    } catch {}
+    throw withContext(err, `cannot track shared memory segment '${created.name}' with the resource tracker`);
+  }
 }
 
 /** Stop tracking `name` (it was unlinked on purpose). */
@@ -134,8 +157,14 @@ function randomSegmentName(): string {
  */
 export function createTrackedSegment(size: number): { name: string; buffer: ArrayBuffer } {
   for (let attempt = 0; ; attempt++) {
-    const name = randomSegmentName();
-    register(name);
+    let name: string;
+    try {
+      name = randomSegmentName();
+      register(name);
+    } catch (err) {
+      // No tracker could be started (a process limit): create nothing untracked.
+      throw withContext(err, 'cannot track a new shared memory segment with the resource tracker');
+    }
     try {
       return native.shmCreate(size, name);
     } catch (err) {

@@ -23,7 +23,7 @@
 // sleeps. Writers waiting for room do the same with W_SLEEP and HEAD. The count and the
 // word are checked in Dekker order (count, then word; commit, then count), all seq-cst.
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, discardBlock, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
 import { PID } from './owner.js';
 import { availableParallelism } from 'node:os';
@@ -149,11 +149,21 @@ export class Ring {
     return new Ring(block);
   }
 
+  /** Two new rings, or none: the first is released again when the second cannot be made. */
+  static createPair(capacity: number): [Ring, Ring] {
+    const a = Ring.create(capacity);
+    try {
+      return [a, Ring.create(capacity)];
+    } catch (err) {
+      discardBlock(a.block); // never seen by anyone: its space is free again now
+      throw err;
+    }
+  }
+
   /** The ring a handle names, holding a reference of its own. */
   static attach(handle: BlockHandle): Ring {
     return new Ring(attachBlock(handle));
   }
-
 
   /** Another reference to the same ring (for a second owner that releases on its own). */
   retain(): Ring {

@@ -20,7 +20,7 @@ import { ValueError } from './errors.js';
 import { native, type ShmAttached, type ShmCreated } from './native.js';
 import { pyStr } from './pyrepr.js';
 import { HANDLE_KIND, registerReviver, type Shareable, type SharedHandle, toHandle } from './reduction.js';
-import { createTrackedSegment, register, unregister } from './resource_tracker.js';
+import { createTrackedSegment, registerCreated, unregister } from './resource_tracker.js';
 import { checkOptions, describe } from './validate.js';
 
 export interface SharedMemoryOptions {
@@ -67,30 +67,21 @@ const ERRNO_TEXT: Record<string, string> = {
   EFBIG: 'file too large',
 };
 
-const ERRNO_HINT: Record<string, string> = {
-  ENOSPC:
-    process.platform === 'linux'
-      ? '/dev/shm is full: free space or mount a larger /dev/shm (Docker: --shm-size)'
-      : 'no space left for shared memory',
-  EMFILE: 'too many open files: close some or raise the limit (ulimit -n)',
-  ENFILE: 'too many open files in the system',
-  ENOMEM: 'not enough memory or address space to map it',
-  EACCES: 'created by another user?',
-};
-
 /** Turn an addon error into a Node-style system error naming the segment. */
 function systemError(err: unknown, syscall: string, name: string): Error {
   if (!(err instanceof Error)) return new Error(`${syscall} '${name}' failed: ${String(err)}`);
   const code = (err as NodeJS.ErrnoException).code;
   if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return err;
+  // The addon's own syscall (posix_fallocate, mmap, ...) and hint (what to do) when it gave them.
+  const { syscall: nativeSyscall, hint } = err as { syscall?: unknown; hint?: unknown };
+  const call = typeof nativeSyscall === 'string' ? nativeSyscall : syscall;
   const text = ERRNO_TEXT[code] ?? err.message;
-  const hint = ERRNO_HINT[code];
-  const message = `${code}: ${text}, ${syscall} '${name}'${hint === undefined ? '' : ` (${hint})`}`;
+  const message = `${code}: ${text}, ${call} '${name}'${typeof hint === 'string' ? ` (${hint})` : ''}`;
   const out = new Error(message, { cause: err }) as NodeJS.ErrnoException;
   out.code = code;
   const errno = (os.constants.errno as Record<string, number | undefined>)[code];
   if (errno !== undefined) out.errno = -errno;
-  out.syscall = syscall;
+  out.syscall = call;
   out.path = name;
   return out;
 }
@@ -152,18 +143,7 @@ export class SharedMemory implements Shareable, Disposable {
       this._name = created.name;
       this._buffer = created.buffer;
       this._size = size;
-      if (this._track && !registeredFirst) {
-        try {
-          register(this._name);
-        } catch (err) {
-          // Never leave an untracked segment behind.
-          native.shmClose(this._buffer);
-          try {
-            native.shmUnlink(this._name);
-          } catch {}
-          throw err;
-        }
-      }
+      if (this._track && !registeredFirst) registerCreated(created);
     } else {
       let attached: ShmAttached;
       try {

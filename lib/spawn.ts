@@ -8,6 +8,7 @@
 // spawn a process per start (forkserver: warm processes handed a job) only has to
 // implement Popen and call registerLauncher().
 import { type ChildProcess, fork } from 'node:child_process';
+import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import { ProcessError } from './errors.js';
@@ -172,6 +173,28 @@ export abstract class BasePopen implements Popen {
 
 // --- spawn: a fresh Node process per child ------------------------------------------
 
+/**
+ * The error for a child_process.fork() that returned a child without a pid. Node reports
+ * the errno only later, as an 'error' event, but it is one of five, told apart here at
+ * once: the node binary is missing or not executable (ENOENT, EACCES), no descriptor is
+ * left (EMFILE, ENFILE), else the system refused a new process (EAGAIN).
+ */
+export function spawnFailed(what: string): ProcessError {
+  let code = 'EAGAIN';
+  let hint =
+    "the system refused a new process: this user or container has reached its process limit (ulimit -u, or the pids cgroup's pids.max); " +
+    'end some processes or raise the limit';
+  try {
+    fs.accessSync(process.execPath, fs.constants.X_OK);
+    fs.closeSync(fs.openSync(process.execPath, 'r'));
+  } catch (err) {
+    code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+    hint = code === 'EMFILE' || code === 'ENFILE' ? 'too many open files: close some or raise the limit (ulimit -n)' : `cannot run ${process.execPath}`;
+  }
+  const cause = Object.assign(new Error(`spawn ${process.execPath} ${code}`), { code, syscall: 'spawn' });
+  return new ProcessError(`${what}: spawning node failed with ${code} (${hint})`, { cause });
+}
+
 /** dist/bootstrap.js: what a spawned child runs first. */
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 /** The child's descriptor for the resource tracker's pipe (0-2 stdio, 3 the IPC channel). */
@@ -217,7 +240,7 @@ class SpawnPopen extends BasePopen {
     // reported by the child's exit, not as an 'error' event nobody listens to.
     child.on('error', () => {});
     if (child.pid === undefined) {
-      throw new ProcessError('could not start a child process (spawning node failed)');
+      throw spawnFailed('could not start a child process');
     }
     this.child = child;
     this.pid = child.pid;

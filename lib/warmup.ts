@@ -10,7 +10,12 @@ let done = false;
 export function warmUp(): void {
   if (done) return;
   done = true;
-  const q = new Queue<unknown>();
+  let q: Queue<unknown>;
+  try {
+    q = new Queue<unknown>();
+  } catch {
+    return; // no shared memory to spare (a full /dev/shm): only speed is lost, not the pool
+  }
   try {
     const small: unknown[] = [0, 1, 0, [0]];
     for (let i = 0; i < 3000; i++) {

@@ -62,6 +62,8 @@ void errors__throw_errno(Napi::Env env, int err, const char* syscall, const std:
   e.Set("code", Napi::String::New(env, errno__name(err)));
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall));
+  // What to do about it, on its own, for wrappers that word the message their way.
+  if (!hint.empty()) e.Set("hint", Napi::String::New(env, hint));
   throw e;
 }
 

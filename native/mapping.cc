@@ -106,6 +106,12 @@ void mapping__init(Napi::Env env) {
 
 int64_t mapping__max_size() { return g_max_size.load(); }
 
+size_t mapping__count() {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  return r.by_addr.size();
+}
+
 std::string shm__random_name() {
   // Seeded per thread from the OS (random_device) and re-seeded after fork, so a forked
   // child never replays its parent's sequence. Collisions are retried by the caller.

@@ -21,11 +21,13 @@
 #endif
 #include <napi.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -62,7 +64,8 @@ constexpr const char* kPlatform = "unknown";
 // Name of a C errno value ("ENOENT"), or "UNKNOWN".
 const char* errno__name(int err);
 // Throw a JS Error: message "<what>: <syscall> failed: <CODE> (<strerror>)<hint>", with
-// .code = errno name, .errno = err (positive, as os.constants.errno), .syscall.
+// .code = errno name, .errno = err (positive, as os.constants.errno), .syscall, and .hint
+// (what to do, when known).
 [[noreturn]] void errors__throw_errno(Napi::Env env, int err, const char* syscall, const std::string& what,
                                       const std::string& hint = std::string());
 [[noreturn]] void errors__throw_type(Napi::Env env, const std::string& message);
@@ -104,6 +107,8 @@ struct Mapping {
 void mapping__init(Napi::Env env);
 // Largest mapping JS can see as one ArrayBuffer.
 int64_t mapping__max_size();
+// How many mappings of this addon are live in the process (for the mapping budget).
+size_t mapping__count();
 
 // Register a fresh mapping and wrap it in one external ArrayBuffer. On failure the memory
 // is unmapped and a JS error is thrown.
@@ -236,6 +241,13 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
     return F(info);
   } catch (const Napi::Error&) {
     throw;
+  } catch (const std::system_error& e) {
+    // std::thread failing to start one of the addon's waiter threads, in practice.
+    int err = e.code().value();
+    errors__throw_errno(info.Env(), err, "pthread_create", "multiprocessing native addon: cannot start a thread",
+                        err == EAGAIN ? "the system refused a new thread: this user or container has reached its "
+                                        "process/thread limit (ulimit -u, or the pids cgroup's pids.max)"
+                                      : std::string());
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), std::string("multiprocessing native addon: ") + e.what());
   }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "mp.h"
@@ -59,7 +60,8 @@ std::string hint_for(int err, const std::string& name) {
     case EACCES:
       return "permission denied for segment \"" + name + "\" (created by another user?)";
     case ENOMEM:
-      return "not enough memory or address space to map it";
+      return "not enough memory or address space to map it, or too many mappings in this process "
+             "(vm.max_map_count): close segments no longer used";
     case ENAMETOOLONG:
       return "the name is too long for this system";
     case EFBIG:
@@ -74,6 +76,57 @@ std::string hint_for(int err, const std::string& name) {
   errors__throw_errno(env, err, syscall, std::string(what) + " \"" + name + "\"", hint_for(err, name));
 }
 
+#if defined(__linux__)
+// Each segment is one mapping, and Linux allows a process vm.max_map_count of them (65530
+// by default) in all. The runtime needs mappings of its own all the time (V8 heap pages,
+// malloc arenas, thread stacks) and dies when one fails ("Zone Allocation failed"), so
+// segments may take only part of the allowance: past it, creating or attaching one is a
+// clean ENOMEM here rather than an abort somewhere else.
+struct MapBudget {
+  long max_map_count;
+  size_t segments;
+};
+
+const MapBudget& map_budget() {
+  static const MapBudget budget = [] {
+    long max = 65530;
+    if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+      if (std::fscanf(f, "%ld", &max) != 1) max = 65530;
+      std::fclose(f);
+    }
+    long reserve = std::max(1024L, max / 4);
+    return MapBudget{max, static_cast<size_t>(std::max(64L, max - reserve))};
+  }();
+  return budget;
+}
+
+void check_budget(Napi::Env env, const char* what, const std::string& name) {
+  const MapBudget& b = map_budget();
+  size_t live = mapping__count();
+  if (live < b.segments) return;
+  errors__throw_errno(env, ENOMEM, "mmap", std::string(what) + " \"" + name + "\"",
+                      "this process already maps " + std::to_string(live) +
+                          " shared memory segments, the most it may (vm.max_map_count is " +
+                          std::to_string(b.max_map_count) +
+                          " and the rest is kept for the runtime): close segments no longer used, or raise "
+                          "vm.max_map_count");
+}
+#else
+void check_budget(Napi::Env, const char*, const std::string&) {}
+#endif
+
+// The resource tracker is forked from this process without an exec (tracker_posix.cc):
+// it would inherit every mapping made so far and keep the segments' /dev/shm space in use
+// for the life of the process tree, unlink or not. (Node's own children exec at once.)
+void keep_from_forks(void* addr, size_t size) {
+#if defined(MADV_DONTFORK)
+  madvise(addr, size, MADV_DONTFORK);  // advisory: on failure the tracker merely holds space
+#else
+  (void)addr;
+  (void)size;
+#endif
+}
+
 }  // namespace
 
 void shm__unmap(Mapping* m) {
@@ -86,6 +139,7 @@ Napi::Value shm__create(const Napi::CallbackInfo& info) {
   int64_t size = args__integer(info, 0, "size", 1, std::min(kMaxSize, mapping__max_size()));
   bool generated = info.Length() < 2 || info[1].IsUndefined() || info[1].IsNull();
   std::string name = generated ? std::string() : args__string(info, 1, "name");
+  check_budget(env, "shmCreate: cannot create segment", generated ? std::string("<random>") : name);
   std::string path;
   int fd = -1;
   for (int attempt = 0;; attempt++) {
@@ -119,6 +173,7 @@ Napi::Value shm__create(const Napi::CallbackInfo& info) {
   void* addr = mmap(nullptr, static_cast<size_t>(size), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) abandon(errno, "mmap");
   close(fd);
+  keep_from_forks(addr, static_cast<size_t>(size));
   Napi::ArrayBuffer buffer;
   try {
     buffer = mapping__adopt(env, static_cast<uint8_t*>(addr), static_cast<size_t>(size), name, nullptr);
@@ -136,6 +191,7 @@ Napi::Value shm__attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = args__string(info, 0, "name");
   std::string path = check_name(env, name);
+  check_budget(env, "shmAttach: cannot map segment", name);
   int fd;
   do {
     fd = shm_open(path.c_str(), O_RDWR, 0);
@@ -167,6 +223,7 @@ Napi::Value shm__attach(const Napi::CallbackInfo& info) {
   int err = errno;
   close(fd);
   if (addr == MAP_FAILED) fail(env, err, "mmap", "shmAttach: cannot map segment", name);
+  keep_from_forks(addr, size);
   Napi::ArrayBuffer buffer = mapping__adopt(env, static_cast<uint8_t*>(addr), size, name, nullptr);
   Napi::Object result = Napi::Object::New(env);
   result.Set("buffer", buffer);
