@@ -22,6 +22,14 @@
 // sleeps on TAIL; a writer wakes one sleeper after a commit, only when R_SLEEP says someone
 // sleeps. Writers waiting for room do the same with W_SLEEP and HEAD. The count and the
 // word are checked in Dekker order (count, then word; commit, then count), all seq-cst.
+//
+// Trust: the words and records are shared memory any process can scribble over (a bug,
+// a stray write through a SharedMemory of the same name). What steers a read is checked
+// before use: the capacity and magic on attach, and per record (locate) that it lies
+// between HEAD and TAIL and inside the data area. A ring that fails a check is beyond
+// repair (where the next record starts is lost): reads throw a ValueError saying so, HEAD
+// stays where it is, and release walks no further than the checks allow.
+import { ValueError } from './errors.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
 import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, discardBlock, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
@@ -117,14 +125,21 @@ export class Ring {
   private tailSeen: number;
   /** HEAD after this process's last take (NaN before the first). */
   private headTaken = Number.NaN;
+  /** Set by locate: the byte counter of the record it found (past a PAD). */
+  private found = 0;
 
   private constructor(block: Block) {
     this.block = block;
     const { buffer, byteOffset, byteLength } = block;
+    if (byteLength < HEADER_BYTES) throw new ValueError(`shared block of ${byteLength} bytes is too small to be a queue or pipe ring`);
     this.header = new Int32Array(buffer, byteOffset, HEADER_BYTES / 4);
-    if (this.header[MAGIC_WORD] !== MAGIC) throw new Error('shared block is not a multiprocessing ring');
+    const magic = this.header[MAGIC_WORD]!;
+    if (magic !== MAGIC) throw new ValueError(`shared block is not a queue or pipe ring (its magic word is 0x${(magic >>> 0).toString(16)}): the handle is stale or the ring is corrupted`);
     this.capacity = this.header[CAP_WORD]!;
-    if (byteLength < HEADER_BYTES + this.capacity) throw new Error('ring block is smaller than its capacity');
+    const room = byteLength - HEADER_BYTES;
+    if (this.capacity < 64 || (this.capacity & (this.capacity - 1)) !== 0 || this.capacity > room) {
+      throw corrupted(`its capacity word says ${this.capacity} bytes, not a power of two >= 64 that fits its ${room}-byte data area`);
+    }
     this.mask = this.capacity - 1;
     this.maxPayload = this.capacity / 2 - 8;
     this.data = new Uint8Array(buffer, byteOffset + HEADER_BYTES, this.capacity);
@@ -162,12 +177,22 @@ export class Ring {
 
   /** The ring a handle names, holding a reference of its own. */
   static attach(handle: BlockHandle): Ring {
-    return new Ring(attachBlock(handle));
+    return Ring.holding(attachBlock(handle));
   }
 
   /** Another reference to the same ring (for a second owner that releases on its own). */
   retain(): Ring {
-    return new Ring(retainBlock(this.block));
+    return Ring.holding(retainBlock(this.block));
+  }
+
+  /** A ring over `block`, whose reference it takes; dropped if the block is no ring. */
+  private static holding(block: Block): Ring {
+    try {
+      return new Ring(block);
+    } catch (err) {
+      releaseBlock(block);
+      throw err;
+    }
   }
 
   /** Describe the ring for another process (the handle carries a reference). */
@@ -185,17 +210,21 @@ export class Ring {
       const h = this.header;
       let head = Atomics.load(h, HEAD);
       const tail = Atomics.load(h, TAIL);
-      while (head !== tail) {
-        head = this.skipPad(head);
-        const off = head & this.mask;
-        const word = this.words[off >> 2]!;
-        const len = word & LEN_MASK;
-        try {
-          leftover.read(this.data, off + RECORD_HEADER, off + RECORD_HEADER + len, word & ~LEN_MASK);
-        } catch {
-          // a record that cannot be read holds nothing to free
+      try {
+        // Ends: each record locate accepts lies between head and TAIL, at least 8 bytes.
+        while (head !== tail) {
+          const word = this.locate(head, tail);
+          const off = this.found & this.mask;
+          const len = word & LEN_MASK;
+          try {
+            leftover.read(this.data, off + RECORD_HEADER, off + RECORD_HEADER + len, word & ~LEN_MASK);
+          } catch {
+            // a record that cannot be read holds nothing to free
+          }
+          head = (this.found + align8(RECORD_HEADER + len)) | 0;
         }
-        head = (head + align8(RECORD_HEADER + len)) | 0;
+      } catch {
+        // A corrupted ring: what the records past this point held cannot be found.
       }
     }
     releaseBlock(this.block);
@@ -305,11 +334,10 @@ export class Ring {
       // compare the wrong way round.
       const cached = head === this.headTaken && ((this.tailSeen - head) | 0) > 0;
       if (cached || head !== (this.tailSeen = Atomics.load(h, TAIL))) {
-        head = this.skipPad(head);
-        const off = head & this.mask;
-        const word = this.words[off >> 2]!;
+        const word = this.locate(head, this.tailSeen);
+        head = this.found;
         const len = word & LEN_MASK;
-        const start = off + RECORD_HEADER;
+        const start = (head & this.mask) + RECORD_HEADER;
         consumed = true;
         try {
           value = reader.read(this.data, start, start + len, word & ~LEN_MASK);
@@ -338,10 +366,29 @@ export class Ring {
     return this.tailSeen !== head;
   }
 
-  /** The byte counter of the record at `head`: past the PAD that ends the data, if any. */
-  private skipPad(head: number): number {
-    const off = head & this.mask;
-    return this.words[off >> 2] === PAD ? (head + this.capacity - off) | 0 : head;
+  /**
+   * The header word of the record at `head` (past the PAD that ends the data, if any; the
+   * record's byte counter is left in `found`), checked to lie within [head, tail) and the
+   * data area, so that reading it stays in the ring and consuming it keeps HEAD <= TAIL.
+   * `tail` is a TAIL value (records end on one; HEAD and TAIL are multiples of 8). Throws a
+   * ValueError on a corrupted ring.
+   */
+  private locate(head: number, tail: number): number {
+    const capacity = this.capacity;
+    let used = (tail - head) >>> 0;
+    if (used > capacity || ((head | tail) & 7) !== 0) throw corruptCounters(head, tail, capacity);
+    let off = head & this.mask;
+    let word = this.words[off >> 2]!;
+    if (word === PAD) {
+      used -= capacity - off;
+      head = (head + capacity - off) | 0;
+      off = 0;
+      word = this.words[0]!;
+    }
+    this.found = head;
+    const size = align8(RECORD_HEADER + (word & LEN_MASK));
+    if (word < 0 || size > used || off + size > capacity) throw corruptRecord(off, word, used, capacity);
+    return word;
   }
 
   /**
@@ -352,10 +399,10 @@ export class Ring {
   peek<T>(reader: RecordReader<T>): T | typeof NOTHING {
     const h = this.header;
     const head = Atomics.load(h, HEAD);
-    if (head === Atomics.load(h, TAIL)) return NOTHING;
-    const off = this.skipPad(head) & this.mask;
-    const word = this.words[off >> 2]!;
-    const start = off + RECORD_HEADER;
+    const tail = Atomics.load(h, TAIL);
+    if (head === tail) return NOTHING;
+    const word = this.locate(head, tail);
+    const start = (this.found & this.mask) + RECORD_HEADER;
     return reader.read(this.data, start, start + (word & LEN_MASK), word & ~LEN_MASK);
   }
 
@@ -491,4 +538,28 @@ export class Ring {
       if (result === 'cancelled') return NOTHING;
     }
   }
+}
+
+// ------------------------------------------------------------------------- corruption
+// Out of line: built only when a check in locate fails.
+
+/** The error for a ring whose shared words make no sense: `what` says which. */
+function corrupted(what: string): ValueError {
+  return new ValueError(`queue or pipe ring is corrupted: ${what}; it cannot be recovered: close the queue or pipe and create a new one`);
+}
+
+function corruptCounters(head: number, tail: number, capacity: number): ValueError {
+  if (((tail - head) | 0) < 0) return corrupted(`HEAD (${head >>> 0}) is past TAIL (${tail >>> 0})`);
+  if (((head | tail) & 7) !== 0) return corrupted(`HEAD (${head >>> 0}) or TAIL (${tail >>> 0}) is not on a record boundary (a multiple of 8)`);
+  return corrupted(`TAIL - HEAD says ${(tail - head) >>> 0} bytes in use, more than its ${capacity}-byte data area`);
+}
+
+/** A record at `off` whose header `word` fails locate's checks, `used` bytes in use from `off`. */
+function corruptRecord(off: number, word: number, used: number, capacity: number): ValueError {
+  const at = `record at offset ${off}`;
+  if (word < 0) return corrupted(`${at} has an unknown flag (header 0x${(word >>> 0).toString(16)})`);
+  if (used <= 0) return corrupted(`${at} follows a pad record that ends the data, but TAIL is before it`);
+  const size = align8(RECORD_HEADER + (word & LEN_MASK));
+  if (size > used) return corrupted(`${at} says ${word & LEN_MASK} bytes, only ${used - RECORD_HEADER} used`);
+  return corrupted(`${at} says ${word & LEN_MASK} bytes, which run past the end of the ${capacity}-byte data area`);
 }

@@ -805,8 +805,7 @@ describe('ring', () => {
     }
   }
 
-  // KNOWN BUG (issue 8, open): marked `fails` so that the fix turns this red; then make it `it`.
-  it.fails(
+  it(
     'record reader: random bytes over the records (and their headers) of a ring with valid counters: data or a clear Error, nothing read past the ring, HEAD never past TAIL',
     async () => {
       const iso = new Isolated();
@@ -827,8 +826,7 @@ describe('ring', () => {
     PROPERTY_MS * 2,
   );
 
-  // KNOWN BUG (issue 8, open): marked `fails` so that the fix turns this red; then make it `it`.
-  it.fails(
+  it(
     "releasing the last reference to a ring whose records or counters are corrupted finishes (it frees the blocks big messages point to)",
     async () => {
       const iso = new Isolated();
@@ -849,8 +847,7 @@ describe('ring', () => {
     PROPERTY_MS * 2,
   );
 
-  // KNOWN BUG (issue 8, open): marked `fails` so that the fix turns this red; then make it `it`.
-  it.fails(
+  it(
     'record reader: corrupted header counters (HEAD, TAIL, message counts, capacity, magic): every read ends, with data or a clear Error',
     async () => {
       const iso = new Isolated();

@@ -1,6 +1,6 @@
-// Regressions found by review: a ring attached after more than 2 GiB of traffic, and
-// Sync waits (joinSync, Event.waitSync) while this thread still holds puts the ring had
-// no room for.
+// Regressions found by review: a ring attached after more than 2 GiB of traffic, Sync
+// waits (joinSync, Event.waitSync) while this thread still holds puts the ring had no
+// room for, and a ring whose shared memory was scribbled over (issue 8).
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
 import { fixtureUrl } from './helpers/scripts.js';
@@ -26,6 +26,22 @@ describe('queue regressions', () => {
     expect(again.getSync().toString()).toBe('back');
     for (const x of [q, again, carrier]) x.close();
   }, 60_000);
+
+  it('a get from a queue whose ring was scribbled over throws a ValueError that says to recreate it, on every get (issue 8)', () => {
+    const q = new mp.Queue<string>();
+    q.putSync('hello');
+    q.putSync('world');
+    // The first record's header (the first data word, after the 768-byte ring header) now says 4096 bytes.
+    const { header } = (q as unknown as { ring: { header: Int32Array } }).ring;
+    new Int32Array(header.buffer, header.byteOffset + 768, 1)[0] = 4096;
+    for (let i = 0; i < 2; i++) {
+      // The same error again: the corrupt record is not consumed (HEAD stays before TAIL).
+      expect(() => q.getSync()).toThrow(/ring is corrupted: record at offset 0 says 4096 bytes, only \d+ used; it cannot be recovered: close the queue or pipe and create a new one/);
+    }
+    expect(() => q.getNowait()).toThrow(mp.ValueError);
+    expect(q.empty()).toBe(false);
+    q.close();
+  });
 
   it('joinSync moves this thread’s pending puts while it waits (Python: put many, then join)', async () => {
     const q = new mp.JoinableQueue<string>();
