@@ -205,10 +205,22 @@ export class Feeder implements PendingWriter {
   private start(): void {
     if (this.running !== null) return;
     addPending(this);
-    this.running = this.flush().finally(() => {
-      this.running = null;
-      removePending(this);
-    });
+    this.running = this.flush().then(
+      () => {
+        this.running = null;
+        // flush() can end with the FIFO empty while a Sync put enqueues before this runs
+        // (flush's first flushNow found room a reader had just made): that put saw
+        // `running` set and started nothing, so start again for it. Without this the
+        // message sat in the FIFO, unregistered, and a child's exit dropped it.
+        if (this.queue.length > 0) this.start();
+        else removePending(this);
+      },
+      (err: unknown) => {
+        this.running = null;
+        removePending(this);
+        throw err;
+      },
+    );
   }
 
   private async flush(): Promise<void> {

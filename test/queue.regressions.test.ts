@@ -43,6 +43,27 @@ describe('queue regressions', () => {
     q.close();
   });
 
+  it('a child that putSyncs a stream as fast as it can and returns: every message arrives, in order (15 rounds)', async () => {
+    // A reader making room just as a Sync put had buffered its message used to leave that
+    // message (and those after it) in the FIFO with no flush registered: the child's exit
+    // then dropped the tail of the stream (found by bench W1, about 1 run in 8).
+    const n = 60_000;
+    for (let round = 0; round < 15; round++) {
+      const q = new mp.Queue<number>();
+      const p = new mp.Process({ target: T('putRange'), args: [q, n] });
+      p.start();
+      let next = 0;
+      try {
+        for (; next < n; next++) expect(await q.get({ timeout: 20 })).toBe(next);
+      } catch (err) {
+        throw new Error(`round ${round}: got ${next} of ${n} messages, then ${String(err)}`);
+      }
+      await p.join(30);
+      expect(p.exitcode).toBe(0);
+      q.close();
+    }
+  }, 120_000);
+
   it('joinSync moves this thread’s pending puts while it waits (Python: put many, then join)', async () => {
     const q = new mp.JoinableQueue<string>();
     const done = mp.Array('i', 1);
