@@ -23,7 +23,7 @@ import { EXIT_BY_SENTINEL, type ErrorInfo, INIT_FAILED, type Result, type Task, 
 import { Process, cpuCount, exitedOf } from './process.js';
 import { type ProgressOption, progressFor } from './progress.js';
 import { type Job, type StreamHost, streamResults } from './pool_stream.js';
-import { Queue } from './queues.js';
+import { queueOver } from './queues.js';
 import { Ring } from './ring.js';
 import { RawArray } from './shared_array.js';
 import { type TargetRef, describeTarget } from './targets.js';
@@ -117,8 +117,8 @@ export class Pool implements AsyncDisposable {
   private readonly size: number;
   private readonly workers: (Worker | null)[];
   // Rings of 1 MiB: a default-sized map chunk (len / (4 x processes) items) fits whole.
-  private readonly tasks = new Queue<Task>(0, Ring.create(POOL_RING_BYTES));
-  private readonly results = new Queue<Result>(0, Ring.create(POOL_RING_BYTES));
+  private readonly tasks = queueOver<Task>(Ring.create(POOL_RING_BYTES));
+  private readonly results = queueOver<Result>(Ring.create(POOL_RING_BYTES));
   private readonly running: Int32Array;
   private readonly ProcessClass: typeof Process;
   private readonly initializer: TargetRef | null;
