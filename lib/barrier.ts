@@ -14,7 +14,7 @@ import { callerFile } from './code_location.js';
 import { Condition } from './condition.js';
 import { number, orNull } from './handle_shape.js';
 import { attachBlock } from './heap.js';
-import { type SharedHandle, nestedHandle, registerReviver, revive, toHandle } from './reduction.js';
+import { type SharedHandle, nestedHandle, registerReviver, reviveChecked, toHandle } from './reduction.js';
 import { takeParts, withParts } from './revived_parts.js';
 import { type BlockParts, SharedWords, waitTimeout, wordsShape } from './shared_words.js';
 import { Lock } from './synchronize.js';
@@ -321,7 +321,7 @@ const newBarrier = () => new Barrier(0);
 const BARRIER_SHAPE = { ...wordsShape(WORDS), cond: nestedHandle('Condition'), action: orNull(targetRefField), timeout: orNull(number(0)) };
 
 registerReviver('Barrier', BARRIER_SHAPE, (h) => {
-  const cond = revive(h.cond) as Condition;
+  const cond = reviveChecked(h.cond) as Condition;
   const block = attachBlock(h.block);
   const action = h.action === null ? null : BarrierAction.received(h.action);
   return withParts<Barrier>({ block, cond, action, timeout: h.timeout }, newBarrier);

@@ -21,7 +21,7 @@
 import { ValueError } from './errors.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
 import { attachBlock } from './heap.js';
-import { type SharedHandle, nestedHandle, registerReviver, revive, toHandle } from './reduction.js';
+import { type SharedHandle, nestedHandle, registerReviver, reviveChecked, toHandle } from './reduction.js';
 import { takeParts, withParts } from './revived_parts.js';
 import { type AcquireOptions, type BlockParts, SharedWords, holder, waitTimeout, wordsShape } from './shared_words.js';
 import { Lock, RLock, isMine, releaseAll, restoreAsync, restoreSync } from './synchronize.js';
@@ -278,6 +278,6 @@ export class Condition extends SharedWords {
 const newCondition = () => new Condition();
 
 registerReviver('Condition', { ...wordsShape(WORDS), lock: nestedHandle('Lock', 'RLock') }, (h) => {
-  const lock = revive(h.lock) as AnyLock;
+  const lock = reviveChecked(h.lock) as AnyLock;
   return withParts<Condition>({ block: attachBlock(h.block), lock }, newCondition);
 });

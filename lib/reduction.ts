@@ -42,16 +42,23 @@ export function registerReviver<S extends Shape>(kind: string, shape: S, revive:
   revivers.set(kind, { check: record(shape), revive });
 }
 
+declare const checked: unique symbol;
+/** A nested handle that passed its kind's shape as part of the handle around it. */
+export type CheckedHandle = SharedHandle & { readonly [checked]: true };
+
 /**
  * A field that holds the handle of another shared object of one of `kinds` (a
- * Condition's lock), checked in full with its own kind's shape; revive it with revive().
+ * Condition's lock), checked in full with its own kind's shape; revive it with
+ * reviveChecked(), which does not check it again.
  */
-export function nestedHandle(...kinds: string[]): Field<SharedHandle> {
+export function nestedHandle(...kinds: string[]): Field<CheckedHandle> {
   const pickKind = oneOf(kinds);
   return (v) => {
     if (!isHandle(v)) mismatch(`the handle of a shared ${kinds.join(' or ')}`, v);
-    revivers.get(within(HANDLE_KIND, pickKind, v[HANDLE_KIND]))?.check(v);
-    return v;
+    const found = revivers.get(within(HANDLE_KIND, pickKind, v[HANDLE_KIND]));
+    if (found === undefined) mismatch('the handle of a kind loaded here', v);
+    found.check(v);
+    return v as CheckedHandle;
   };
 }
 
@@ -97,6 +104,15 @@ export function withNetworkTransport<T>(fn: () => T, kinds: ReadonlySet<string> 
 
 /** Rebuild the shared object a handle names, after checking the handle against its kind's shape. */
 export function revive(handle: SharedHandle): unknown {
+  return reviveAs(handle, true);
+}
+
+/** revive() for a nested handle that its outer handle's shape checked already. */
+export function reviveChecked(handle: CheckedHandle): unknown {
+  return reviveAs(handle, false);
+}
+
+function reviveAs(handle: SharedHandle, check: boolean): unknown {
   const kind = handle[HANDLE_KIND];
   const allowedKinds = socketTransport.value?.allowedKinds ?? null;
   if (allowedKinds !== null && !allowedKinds.has(kind)) {
@@ -104,11 +120,11 @@ export function revive(handle: SharedHandle): unknown {
   }
   const found = revivers.get(kind);
   if (found === undefined) throw new TypeError(`unknown shared object kind '${kind}' in handle`);
-  const checked = checkHandle(found.check, handle, kind);
+  const fields = check ? checkHandle(found.check, handle, kind) : handle;
   // What a reviver attached before it failed is let go by the garbage collector (each
   // shared object drops its reference when collected).
   try {
-    return found.revive(checked as never);
+    return found.revive(fields as never);
   } catch (err) {
     throw clearError(err, kind);
   }

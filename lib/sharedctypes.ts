@@ -25,7 +25,7 @@ import {
 import { ValueError } from './errors.js';
 import { type Field, dependent, oneOf, orNull } from './handle_shape.js';
 import { allocate, attachBlock, type Block, type BlockHandle, blockField, blockHandle, trackOwner } from './heap.js';
-import { HANDLE_KIND, handleOf, isShareable, nestedHandle, registerReviver, revive, type SharedHandle, toHandle } from './reduction.js';
+import { type CheckedHandle, HANDLE_KIND, handleOf, isShareable, nestedHandle, registerReviver, reviveChecked, type SharedHandle, toHandle } from './reduction.js';
 import { coerceScalar, K_CHAR, K_FLOAT, K_INT, kindOf, type Scalar, wcharString } from './scalars.js';
 import { Lock, RLock } from './synchronize.js';
 
@@ -91,8 +91,8 @@ export const typecodeField: Field<Typecode> = oneOf(TYPECODES);
 export const lockField = orNull(nestedHandle('Lock', 'RLock'));
 
 /** The lock a checked `lock` field names, revived. */
-export function lockFromHandle(h: SharedHandle | null): LockLike | null {
-  return h === null ? null : (revive(h) as LockLike);
+export function lockFromHandle(h: CheckedHandle | null): LockLike | null {
+  return h === null ? null : (reviveChecked(h) as LockLike);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -290,7 +290,7 @@ export function RawValue(typecode: unknown, initial?: unknown): RawSharedValue {
 const VALUE_BLOCKS = Object.fromEntries(TYPECODES.map((t) => [t, blockField(TYPES[t].size)])) as Record<Typecode, Field<BlockHandle>>;
 const RAW_VALUE_SHAPE = { t: typecodeField, b: dependent((v, h: { t: Typecode }) => VALUE_BLOCKS[h.t](v)) };
 
-function reviveValue(t: Typecode, b: BlockHandle, lockOf: SharedHandle | null): RawSharedValue | Synchronized {
+function reviveValue(t: Typecode, b: BlockHandle, lockOf: CheckedHandle | null): RawSharedValue | Synchronized {
   const lock = lockFromHandle(lockOf);
   const obj = new RawSharedValue(TYPES[t], attachBlock(b));
   return lock === null ? obj : new Synchronized(obj, lock);
