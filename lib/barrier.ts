@@ -12,12 +12,14 @@ import { BrokenBarrierError, ValueError } from './errors.js';
 import { BarrierAction } from './barrier_action.js';
 import { callerFile } from './code_location.js';
 import { Condition } from './condition.js';
-import type { Block } from './heap.js';
-import { type SharedHandle, registerReviver, revive, toHandle } from './reduction.js';
-import { SharedWords, blockOf, waitTimeout } from './shared_words.js';
+import { number, orNull } from './handle_shape.js';
+import { attachBlock } from './heap.js';
+import { type SharedHandle, nestedHandle, registerReviver, reviveChecked, toHandle } from './reduction.js';
+import { takeParts, withParts } from './revived_parts.js';
+import { type BlockParts, SharedWords, waitTimeout, wordsShape } from './shared_words.js';
 import { Lock } from './synchronize.js';
-import type { TargetRef } from './targets.js';
-import { checkInteger, checkOptions, describe as describeValue } from './validate.js';
+import { type TargetRef, targetRefField } from './targets.js';
+import { checkInteger, checkOptions, describe as describeValue, noExtraArguments } from './validate.js';
 
 const STATE = 0;
 const COUNT = 1;
@@ -47,6 +49,13 @@ function broken(): BrokenBarrierError {
 
 const seconds = (ms: number): number | null => (ms === Infinity ? null : ms / 1000);
 
+/** What a revived Barrier is handed: its block, its Condition (revived, closed with it), action and timeout. */
+interface BarrierParts extends BlockParts {
+  readonly cond: Condition;
+  readonly action: BarrierAction | null;
+  readonly timeout: number | null;
+}
+
 /** A barrier for a fixed number of parties in any processes (Python's multiprocessing.Barrier). */
 export class Barrier extends SharedWords {
   readonly #cond: Condition;
@@ -54,27 +63,30 @@ export class Barrier extends SharedWords {
   readonly #timeout: number | null;
 
   constructor(parties: number, options?: BarrierOptions);
-  /** @internal revive from a handle */
-  constructor(parties: number, options: BarrierOptions, block: Block, cond: Condition, action: BarrierAction | null);
-  constructor(parties: number, options?: BarrierOptions, block?: Block, cond?: Condition, action?: BarrierAction | null) {
-    const { action: fn, timeout } = checkOptions<BarrierOptions>('options', options);
-    if (block === undefined) {
+  constructor(parties: number, options?: BarrierOptions, ...extra: unknown[]) {
+    noExtraArguments('Barrier', ['parties', 'options'], extra);
+    const parts = takeParts<BarrierParts>();
+    let fn: BarrierOptions['action'];
+    let timeout: number | null | undefined;
+    if (parts !== null) timeout = parts.timeout;
+    else {
+      ({ action: fn, timeout } = checkOptions<BarrierOptions>('options', options));
       checkInteger('parties', parties, Number.MIN_SAFE_INTEGER);
       if (parties < 1) throw new ValueError(`parties must be > 0, got ${parties}`);
       if (fn !== undefined && fn !== null && typeof fn !== 'function' && typeof fn !== 'object') {
         throw new TypeError(`options.action must be a function or { module, name }, got ${describeValue(fn)}`);
       }
+      waitTimeout(timeout); // checked here, kept in seconds
     }
-    waitTimeout(timeout); // checked here, kept in seconds
-    super(WORDS, block);
+    super(WORDS, parts?.block);
     this.#timeout = timeout === undefined || timeout === null ? null : Math.max(0, timeout);
-    if (block === undefined) {
+    if (parts === null) {
       Atomics.store(this.w, PARTIES, parties);
       this.#cond = new Condition(new Lock());
       this.#action = fn === undefined || fn === null ? null : BarrierAction.given(fn, callerFile());
     } else {
-      this.#cond = cond!;
-      this.#action = action ?? null;
+      this.#cond = parts.cond;
+      this.#action = parts.action;
     }
   }
 
@@ -303,10 +315,14 @@ export class Barrier extends SharedWords {
   }
 }
 
-registerReviver('Barrier', (h: SharedHandle) => {
-  const cond = revive(h.cond as SharedHandle);
-  if (!(cond instanceof Condition)) throw new TypeError('Barrier handle: its condition is not a Condition');
-  const action = h.action === null || h.action === undefined ? null : BarrierAction.received(h.action as TargetRef);
-  const timeout = h.timeout as number | null;
-  return new Barrier(0, { timeout }, blockOf(h), cond, action);
+/** A revived Barrier: its parties and options come from the parts. */
+const newBarrier = () => new Barrier(0);
+
+const BARRIER_SHAPE = { ...wordsShape(WORDS), cond: nestedHandle('Condition'), action: orNull(targetRefField), timeout: orNull(number(0)) };
+
+registerReviver('Barrier', BARRIER_SHAPE, (h) => {
+  const cond = reviveChecked(h.cond) as Condition;
+  const block = attachBlock(h.block);
+  const action = h.action === null ? null : BarrierAction.received(h.action);
+  return withParts<Barrier>({ block, cond, action, timeout: h.timeout }, newBarrier);
 });

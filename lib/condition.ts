@@ -20,11 +20,12 @@
 // grant on it (Python's semaphore-based Condition has the same limit).
 import { ValueError } from './errors.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import type { Block } from './heap.js';
-import { type SharedHandle, registerReviver, revive, toHandle } from './reduction.js';
-import { type AcquireOptions, SharedWords, blockOf, holder, waitTimeout } from './shared_words.js';
+import { attachBlock } from './heap.js';
+import { type SharedHandle, nestedHandle, registerReviver, reviveChecked, toHandle } from './reduction.js';
+import { takeParts, withParts } from './revived_parts.js';
+import { type AcquireOptions, type BlockParts, SharedWords, holder, waitTimeout, wordsShape } from './shared_words.js';
 import { Lock, RLock, isMine, releaseAll, restoreAsync, restoreSync } from './synchronize.js';
-import { describe as describeValue } from './validate.js';
+import { describe as describeValue, noExtraArguments } from './validate.js';
 
 const SEQ = 0;
 const TICKETS = 1;
@@ -105,6 +106,11 @@ async function sleepAsync(w: Int32Array, seq0: number, timeoutMs: number): Promi
 
 type AnyLock = Lock | RLock;
 
+/** What a revived Condition is handed: its block and its lock (revived too, and then closed with it). */
+interface ConditionParts extends BlockParts {
+  readonly lock: AnyLock;
+}
+
 /** A condition variable shared by processes (Python's multiprocessing.Condition). */
 export class Condition extends SharedWords {
   readonly #lock: AnyLock;
@@ -113,15 +119,15 @@ export class Condition extends SharedWords {
 
   /** `lock`: a Lock or RLock to use (default: a new RLock). */
   constructor(lock?: AnyLock | null);
-  /** @internal revive from a handle */
-  constructor(lock: AnyLock, block: Block, ownsLock: boolean);
-  constructor(lock?: AnyLock | null, block?: Block, ownsLock?: boolean) {
+  constructor(lock?: AnyLock | null, ...extra: unknown[]) {
+    noExtraArguments('Condition', ['lock'], extra);
+    const parts = takeParts<ConditionParts>();
     if (lock !== undefined && lock !== null && !(lock instanceof Lock) && !(lock instanceof RLock)) {
       throw new TypeError(`lock must be a multiprocessing Lock or RLock, got ${describeValue(lock)}`);
     }
-    super(WORDS, block);
-    this.#lock = lock ?? new RLock();
-    this.#ownsLock = ownsLock ?? (lock === undefined || lock === null);
+    super(WORDS, parts?.block);
+    this.#lock = parts?.lock ?? lock ?? new RLock();
+    this.#ownsLock = parts !== null || lock === undefined || lock === null;
   }
 
   protected get kind(): string {
@@ -269,8 +275,9 @@ export class Condition extends SharedWords {
   }
 }
 
-registerReviver('Condition', (h: SharedHandle) => {
-  const lock = revive(h.lock as SharedHandle);
-  if (!(lock instanceof Lock) && !(lock instanceof RLock)) throw new TypeError('Condition handle: its lock is not a lock');
-  return new Condition(lock, blockOf(h), true);
+const newCondition = () => new Condition();
+
+registerReviver('Condition', { ...wordsShape(WORDS), lock: nestedHandle('Lock', 'RLock') }, (h) => {
+  const lock = reviveChecked(h.lock) as AnyLock;
+  return withParts<Condition>({ block: attachBlock(h.block), lock }, newCondition);
 });

@@ -8,9 +8,9 @@
 // followed before it woke (threading.Event's rule: wait() returns true unless it timed
 // out).
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import type { Block } from './heap.js';
-import { type SharedHandle, registerReviver } from './reduction.js';
-import { SharedWords, blockOf, waitTimeout } from './shared_words.js';
+import { takeParts } from './revived_parts.js';
+import { type BlockParts, SharedWords, registerWords, waitTimeout } from './shared_words.js';
+import { noExtraArguments } from './validate.js';
 
 const WORD = 0;
 const FLAG = 1;
@@ -28,10 +28,9 @@ function mark(w: Int32Array, c: number): number | null {
 /** A flag shared by processes that can be waited on (Python's multiprocessing.Event). */
 export class Event extends SharedWords {
   constructor();
-  /** @internal revive from a handle */
-  constructor(block: Block);
-  constructor(block?: Block) {
-    super(1, block);
+  constructor(...extra: unknown[]) {
+    noExtraArguments('Event', [], extra);
+    super(1, takeParts<BlockParts>()?.block);
   }
 
   protected get kind(): string {
@@ -116,4 +115,4 @@ export class Event extends SharedWords {
   }
 }
 
-registerReviver('Event', (h: SharedHandle) => new Event(blockOf(h)));
+registerWords('Event', 1, () => new Event());

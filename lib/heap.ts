@@ -49,6 +49,7 @@
 import { inspect } from 'node:util';
 import { withContext } from './error_context.js';
 import { ValueError } from './errors.js';
+import { type Field, checkHandle, integer, mismatch, optional, text, within } from './handle_shape.js';
 import { native } from './native.js';
 import { transitLog } from './reduction.js';
 import { createTrackedSegment, unregister } from './resource_tracker.js';
@@ -391,6 +392,32 @@ function badHandle(why: string): never {
   throw new ValueError(`invalid shared block handle: ${why}`);
 }
 
+const offsetField = integer(ARENA_HEADER, ARENA_SIZE - BLOCK_HEADER, 16);
+const generationField = integer(-(2 ** 31), 2 ** 31 - 1);
+const segmentField = optional(text);
+
+/**
+ * The field of a handle that names a block of at least `minBytes` (a Lock's words, a
+ * queue's ring). Whether the block exists is for attachBlock to find. (Its fields are
+ * read by name, not as a record(): every revival checks a block or two, and named reads
+ * are several times faster than keyed ones.)
+ */
+export function blockField(minBytes: number): Field<BlockHandle> {
+  const sizeField = integer(minBytes);
+  return (v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) mismatch('an object', v);
+    const h = v as BlockHandle;
+    within('a', text, h.a);
+    within('o', offsetField, h.o);
+    within('g', generationField, h.g);
+    within('n', sizeField, h.n);
+    within('d', segmentField, h.d);
+    return h;
+  };
+}
+
+const anyBlock = blockField(0);
+
 function attachArena(name: string): Arena {
   const mine = ownedByName.get(name);
   if (mine !== undefined) return mine;
@@ -438,13 +465,7 @@ function attachDedicated(name: string, size: number): ArrayBuffer {
  * reference (attaching the same handle object twice takes a new reference instead).
  */
 export function attachBlock(handle: BlockHandle): Block {
-  if (handle === null || typeof handle !== 'object') badHandle('not an object');
-  const { a, o, g, n, d } = handle;
-  if (typeof a !== 'string' || a.length === 0) badHandle('no arena name');
-  if (typeof o !== 'number' || !Number.isInteger(o) || o < ARENA_HEADER || o % 16 !== 0) badHandle('bad offset');
-  if (typeof g !== 'number' || !Number.isInteger(g)) badHandle('bad generation');
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) badHandle('bad size');
-  if (d !== undefined && (typeof d !== 'string' || d.length === 0)) badHandle('bad segment name');
+  const { a, o, g, n, d } = checkHandle(anyBlock, handle, 'shared block');
   const arena = attachArena(a);
   if (o + BLOCK_HEADER > arena.buffer.byteLength) badHandle('offset beyond the arena');
   const w = arena.i32;

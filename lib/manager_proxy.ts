@@ -7,6 +7,7 @@
 // child's arguments, a queue message) asks for its own with an incref first. When the
 // proxy is garbage collected its reference is given back; when the process ends, the
 // server drops whatever its connection still held.
+import { anyText, either, integer, list, optional, text, tuple } from './handle_shape.js';
 import { currentProcess } from './process.js';
 import { ManagerConnection, describeAddress, setProxyFactory } from './manager_client.js';
 import { PROXY_KIND, type Token, revivalContext } from './manager_protocol.js';
@@ -119,17 +120,16 @@ function makeProxy(token: Token, conn: ManagerConnection): BaseProxy {
 
 setProxyFactory(makeProxy);
 
-function isToken(h: SharedHandle): h is Token {
-  const t = h as Partial<Token>;
-  return (
-    typeof t.server === 'string' &&
-    typeof t.id === 'number' &&
-    typeof t.typeid === 'string' &&
-    typeof t.proxy === 'string' &&
-    Array.isArray(t.exposed) &&
-    (typeof t.address === 'string' || Array.isArray(t.address))
-  );
-}
+/** A token as a handle (see Token). */
+const TOKEN_SHAPE = {
+  server: anyText,
+  address: either(text, tuple(anyText, integer(0, 65535)), "['host', port] or a socket path"),
+  id: integer(0),
+  typeid: text,
+  exposed: list(anyText),
+  proxy: anyText,
+  authkey: optional(anyText),
+};
 
 /**
  * A token of another manager inside a server's request: kept as data and sent back out
@@ -147,8 +147,8 @@ class ForeignToken {
   }
 }
 
-registerReviver(PROXY_KIND, (h) => {
-  if (!isToken(h)) throw new TypeError('corrupt manager proxy token');
+registerReviver(PROXY_KIND, TOKEN_SHAPE, (checked) => {
+  const h = checked as Token;
   const ctx = revivalContext();
   if (ctx?.referent !== undefined) {
     // Inside its own server, a token is the object itself (a list stored in a dict).

@@ -10,6 +10,16 @@ export type WaitResult = 'ok' | 'not-equal' | 'timed-out';
 /** An async wait can also end because `cancelWait` was called. */
 export type AsyncWaitResult = WaitResult | 'cancelled';
 
+/** The process's resource tracker (see trackerShared). */
+export interface TrackerState {
+  /** The write end of its pipe; the same number for the life of the process. */
+  readonly fd: number;
+  /** Its pid when this process started it, 0 when inherited from the parent. */
+  readonly pid: number;
+  /** Goes up each time it is restarted. */
+  readonly generation: number;
+}
+
 export interface ShmCreated {
   /** The segment name without the leading slash (`mp_...` when generated). */
   name: string;
@@ -89,6 +99,16 @@ export interface NativeBinding {
    * Returns the write end (O_CLOEXEC) and the tracker's pid.
    */
   trackerStart(): { fd: number; pid: number };
+  /**
+   * The process's own tracker, one for all its threads: the first call adopts
+   * `inheritedFd` (the parent's tracker, -1 for none) or starts one; later calls return it.
+   */
+  trackerShared(inheritedFd: number): TrackerState;
+  /**
+   * Start a new tracker in place of a dead one, when `generation` is still the current
+   * one (else another thread did it already); the new pipe takes the same fd number.
+   */
+  trackerRestart(generation: number): TrackerState;
   /** Set FD_CLOEXEC on an inherited fd, so programs we exec do not inherit it. */
   fdSetCloexec(fd: number): void;
   /** Wait until `fd` is readable (or writable): bits 1 readable, 2 writable, 4 hang-up/error; 0 on timeout (-1 = forever). POSIX only. */

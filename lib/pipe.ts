@@ -5,23 +5,18 @@
 import { Connection, brokenPipe, bytesArg, maxlengthArg, tooLong } from './connection.js';
 import { EOFError, ValueError } from './errors.js';
 import { Feeder, type PutResult } from './feeder.js';
-import type { BlockHandle } from './heap.js';
+import { integer, orNull } from './handle_shape.js';
 import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
 import { READERS, type Side, WRITERS, adoptEnd, dropEnd, endClosed, endGone, holdEnd, sendEnd } from './pipe_ends.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
 import { GONE, Ring } from './ring.js';
+import { ringField } from './ring_handle.js';
 import { checkBoolean, checkOptions, timeoutToMs } from './validate.js';
 import { PID } from './owner.js';
 
 /** Ring size of each direction of a pipe (Linux's pipe buffer is 64 KiB). */
 const PIPE_RING_BYTES = 64 * 1024;
 const READER_CHECK_MS = 100;
-
-interface ConnectionHandle extends SharedHandle {
-  r: BlockHandle | null;
-  w: BlockHandle | null;
-  from: number;
-}
 
 /** One end of a Pipe. */
 export class PipeConnection extends Connection implements Shareable {
@@ -237,7 +232,8 @@ export function Pipe(options?: PipeOptions): [PipeConnection, PipeConnection] {
   return [new PipeConnection(a, b), new PipeConnection(b.retain(), a.retain())];
 }
 
-registerReviver('Connection', (h) => {
-  const { r, w, from } = h as ConnectionHandle;
+const CONNECTION_SHAPE = { r: orNull(ringField), w: orNull(ringField), from: integer(1, 2 ** 31 - 1) };
+
+registerReviver('Connection', CONNECTION_SHAPE, ({ r, w, from }) => {
   return new PipeConnection(r === null ? null : Ring.attach(r), w === null ? null : Ring.attach(w), from);
 });

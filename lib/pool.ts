@@ -26,7 +26,7 @@ import { EXIT_BY_SENTINEL, type ErrorInfo, INIT_FAILED, NOT_STARTED, type Result
 import { Process, cpuCount, exitedOf } from './process.js';
 import { type ProgressOption, progressFor } from './progress.js';
 import { type Job, type StreamHost, streamResults } from './pool_stream.js';
-import { Queue } from './queues.js';
+import { type Queue, queueOver } from './queues.js';
 import { Ring } from './ring.js';
 import { RawArray } from './shared_array.js';
 import { type TargetRef, describeTarget } from './targets.js';
@@ -158,8 +158,8 @@ export class Pool implements AsyncDisposable {
     this.workers = new Array(processes).fill(null);
     // Rings of 1 MiB: a default-sized map chunk (len / (4 x processes) items) fits whole.
     const [tasks, results] = Ring.createPair(POOL_RING_BYTES);
-    this.tasks = new Queue<Task>(0, tasks);
-    this.results = new Queue<Result>(0, results);
+    this.tasks = queueOver<Task>(tasks);
+    this.results = queueOver<Result>(results);
     const pipes: [Connection, Connection][] = [];
     try {
       this.running = RawArray('i', processes) as unknown as Int32Array;

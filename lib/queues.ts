@@ -5,14 +5,18 @@
 import { Empty, Full, ValueError } from './errors.js';
 import { Feeder, type PutResult } from './feeder.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import type { BlockHandle } from './heap.js';
+import { integer } from './handle_shape.js';
 import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
+import { takeParts, withParts } from './revived_parts.js';
 import { EXTRA, NOTHING, Ring } from './ring.js';
-import { checkBoolean, checkInteger, checkOptions, timeoutToMs } from './validate.js';
+import { ringField } from './ring_handle.js';
+import { checkBoolean, checkInteger, checkOptions, noExtraArguments, timeoutToMs } from './validate.js';
 
 /** Ring size of a queue: room for thousands of small messages; bigger ones go outside. */
 const QUEUE_RING_BYTES = 256 * 1024;
+/** The most messages a bounded queue holds (the feeder's count has room for it). */
+const MAX_MAXSIZE = 0x3fffffff;
 
 export interface PutOptions {
   /** false: fail with Full at once when the queue is full. Default true. */
@@ -38,9 +42,10 @@ function blockTimeout(options: PutOptions | GetOptions | undefined): number {
   return timeoutToMs('options.timeout', timeout);
 }
 
-interface QueueHandle extends SharedHandle {
-  ring: BlockHandle;
-  maxsize: number;
+/** What a revived queue is handed (revived_parts.ts): its ring and its maxsize. */
+interface QueueParts {
+  readonly ring: Ring;
+  readonly maxsize: number;
 }
 
 /** The common part: a ring, a reader, a feeder and the closed state. */
@@ -167,11 +172,11 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
 export class Queue<T = unknown> extends RingQueue<T> {
   /** `maxsize` <= 0 (the default) means unbounded; else at most that many messages. */
   constructor(maxsize?: number);
-  /** @internal revive from a handle */
-  constructor(maxsize: number, ring: Ring);
-  constructor(maxsize = 0, ring?: Ring) {
-    const limit = checkInteger('maxsize', maxsize, Number.MIN_SAFE_INTEGER);
-    super(limit > 0 ? Math.min(limit, 0x3fffffff) : 0, ring ?? null);
+  constructor(maxsize = 0, ...extra: unknown[]) {
+    noExtraArguments(new.target.name, ['maxsize'], extra);
+    const parts = takeParts<QueueParts>();
+    const limit = parts?.maxsize ?? checkInteger('maxsize', maxsize, Number.MIN_SAFE_INTEGER);
+    super(limit > 0 ? Math.min(limit, MAX_MAXSIZE) : 0, parts?.ring ?? null);
   }
 
   protected get kind(): string {
@@ -229,10 +234,9 @@ export class Queue<T = unknown> extends RingQueue<T> {
 /** A simpler queue: put, get, empty, close (Python's multiprocessing.SimpleQueue). */
 export class SimpleQueue<T = unknown> extends RingQueue<T> {
   constructor();
-  /** @internal revive from a handle */
-  constructor(ring: Ring);
-  constructor(ring?: Ring) {
-    super(0, ring ?? null);
+  constructor(...extra: unknown[]) {
+    noExtraArguments('SimpleQueue', [], extra);
+    super(0, takeParts<QueueParts>()?.ring ?? null);
   }
 
   protected get kind(): string {
@@ -264,13 +268,6 @@ const JOIN_SLEEPERS = EXTRA + 1;
 
 /** A Queue whose consumers say when each item is done (Python's JoinableQueue). */
 export class JoinableQueue<T = unknown> extends Queue<T> {
-  constructor(maxsize?: number);
-  /** @internal revive from a handle */
-  constructor(maxsize: number, ring: Ring);
-  constructor(maxsize = 0, ring?: Ring) {
-    super(maxsize, ring as Ring);
-  }
-
   protected override get kind(): string {
     return 'JoinableQueue';
   }
@@ -354,10 +351,19 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 }
 
-function ringOf(h: SharedHandle): Ring {
-  return Ring.attach((h as QueueHandle).ring);
+/** A Queue over a ring of the caller's making (the pool's bigger rings). */
+export function queueOver<T>(ring: Ring): Queue<T> {
+  return withParts({ ring, maxsize: 0 }, () => new Queue<T>());
 }
 
-registerReviver('Queue', (h) => new Queue((h as QueueHandle).maxsize, ringOf(h)));
-registerReviver('SimpleQueue', (h) => new SimpleQueue(ringOf(h)));
-registerReviver('JoinableQueue', (h) => new JoinableQueue((h as QueueHandle).maxsize, ringOf(h)));
+/** A queue's handle (a SimpleQueue's maxsize is 0). */
+const QUEUE_SHAPE = { ring: ringField, maxsize: integer(0, MAX_MAXSIZE) };
+
+/** Register queue kind `kind`: revived as `make()` with its ring and maxsize handed over. */
+function registerQueue(kind: string, make: () => RingQueue<unknown>): void {
+  registerReviver(kind, QUEUE_SHAPE, (h) => withParts<RingQueue<unknown>>({ ring: Ring.attach(h.ring), maxsize: h.maxsize }, make));
+}
+
+registerQueue('Queue', () => new Queue());
+registerQueue('JoinableQueue', () => new JoinableQueue());
+registerQueue('SimpleQueue', () => new SimpleQueue());

@@ -1,12 +1,14 @@
 // How shared objects travel between processes: as small plain "handles" that name the
 // shared memory behind them, revived on the other side as the same shared object.
 //
-// Every shared type plugs in the same way: it implements `[toHandle]()` and registers a
-// reviver for its `kind`. Serialization (structured clone of args, queue messages)
-// replaces any object with a `[toHandle]` method by its handle and revives handles on
-// arrival; nothing here special-cases a type.
+// Every shared type plugs in the same way: it implements `[toHandle]()` and registers,
+// for its `kind`, the shape of its handle (handle_shape.ts) and a reviver. Serialization
+// (structured clone of args, queue messages) replaces any object with a `[toHandle]`
+// method by its handle and revives handles on arrival; nothing here special-cases a type.
 import { types as utilTypes } from 'node:util';
 import { deserialize as v8Deserialize, serialize as v8Serialize } from 'node:v8';
+import { MultiprocessingError, ValueError } from './errors.js';
+import { type Checked, type Field, type Shape, checkHandle, mismatch, oneOf, record, within } from './handle_shape.js';
 import { Scoped } from './scoped.js';
 
 /** Property every handle carries: the registered kind of shared object. */
@@ -24,12 +26,40 @@ export interface Shareable {
   [toHandle](): SharedHandle;
 }
 
-type Reviver = (handle: SharedHandle) => unknown;
-const revivers = new Map<string, Reviver>();
+interface Registered {
+  readonly check: Field<unknown>;
+  readonly revive: (handle: never) => unknown;
+}
+const revivers = new Map<string, Registered>();
 
-export function registerReviver(kind: string, revive: Reviver): void {
+/**
+ * How handles of `kind` are revived: `revive` is given only a handle that passed `shape`
+ * (every field of the right type and range, nested handles included), so it uses the
+ * handle's fields as they are.
+ */
+export function registerReviver<S extends Shape>(kind: string, shape: S, revive: (handle: Checked<S>) => unknown): void {
   if (revivers.has(kind)) throw new Error(`reviver for '${kind}' registered twice`);
-  revivers.set(kind, revive);
+  revivers.set(kind, { check: record(shape), revive });
+}
+
+declare const checked: unique symbol;
+/** A nested handle that passed its kind's shape as part of the handle around it. */
+export type CheckedHandle = SharedHandle & { readonly [checked]: true };
+
+/**
+ * A field that holds the handle of another shared object of one of `kinds` (a
+ * Condition's lock), checked in full with its own kind's shape; revive it with
+ * reviveChecked(), which does not check it again.
+ */
+export function nestedHandle(...kinds: string[]): Field<CheckedHandle> {
+  const pickKind = oneOf(kinds);
+  return (v) => {
+    if (!isHandle(v)) mismatch(`the handle of a shared ${kinds.join(' or ')}`, v);
+    const found = revivers.get(within(HANDLE_KIND, pickKind, v[HANDLE_KIND]));
+    if (found === undefined) mismatch('the handle of a kind loaded here', v);
+    found.check(v);
+    return v as CheckedHandle;
+  };
 }
 
 export function isShareable(value: unknown): value is Shareable {
@@ -80,16 +110,46 @@ export function withNetworkTransport<T>(fn: () => T, kinds: ReadonlySet<string> 
   return socketTransport.run({ allowedKinds: kinds }, fn);
 }
 
-/** Rebuild the shared object a handle names. */
+/** Rebuild the shared object a handle names, after checking the handle against its kind's shape. */
 export function revive(handle: SharedHandle): unknown {
+  return reviveAs(handle, true);
+}
+
+/** revive() for a nested handle that its outer handle's shape checked already. */
+export function reviveChecked(handle: CheckedHandle): unknown {
+  return reviveAs(handle, false);
+}
+
+function reviveAs(handle: SharedHandle, check: boolean): unknown {
   const kind = handle[HANDLE_KIND];
   const allowedKinds = socketTransport.value?.allowedKinds ?? null;
   if (allowedKinds !== null && !allowedKinds.has(kind)) {
     throw new TypeError(`a shared ${kind} cannot be received here (this transport accepts ${[...allowedKinds].join(', ') || 'none'})`);
   }
-  const reviver = revivers.get(kind);
-  if (reviver === undefined) throw new TypeError(`unknown shared object kind '${kind}' in handle`);
-  return reviver(handle);
+  const found = revivers.get(kind);
+  if (found === undefined) throw new TypeError(`unknown shared object kind '${kind}' in handle`);
+  const fields = check ? checkHandle(found.check, handle, kind) : handle;
+  // What a reviver attached before it failed is let go by the garbage collector (each
+  // shared object drops its reference when collected).
+  try {
+    return found.revive(fields as never);
+  } catch (err) {
+    throw clearError(err, kind);
+  }
+}
+
+/**
+ * A reviver's error (the memory a handle names is gone, a ring is not one) as the caller
+ * gets it: a TypeError, RangeError or ValueError with the kind named in front, another
+ * error of the library's or an OS error (SharedMemory's, with an errno) as it is, and
+ * anything else a ValueError.
+ */
+function clearError(err: unknown, kind: string): unknown {
+  const osError = err instanceof Error && typeof (err as NodeJS.ErrnoException).errno === 'number';
+  if (osError || (err instanceof MultiprocessingError && !(err instanceof ValueError))) return err;
+  const message = `cannot revive the shared ${kind}: ${err instanceof Error ? err.message : String(err)}`;
+  const Class = err instanceof TypeError ? TypeError : err instanceof RangeError ? RangeError : ValueError;
+  return new Class(message, { cause: err });
 }
 
 // ---------------------------------------------------------------------------------------

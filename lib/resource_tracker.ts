@@ -1,6 +1,7 @@
 // The cleaner of last resort, as Python's resource_tracker: every shared-memory name this
 // library creates is registered with one small process per process tree, which unlinks
-// whatever is still registered once every process of the tree is gone.
+// whatever is still registered once every process of the tree is gone. Worker threads
+// share their process's tracker (the addon keeps it for the whole process).
 //
 // "Gone" is observed through a pipe: each process of the tree holds the write end, so the
 // tracker reads EOF exactly when the last one exits, however it died (SIGKILL included).
@@ -10,72 +11,69 @@
 import { randomInt } from 'node:crypto';
 import * as fs from 'node:fs';
 import { withContext } from './error_context.js';
-import { native } from './native.js';
+import { type TrackerState, native } from './native.js';
 
 export const TRACKER_FD_ENV = 'MP_TRACKER_FD';
 export const TRACKER_INO_ENV = 'MP_TRACKER_INO';
 export const TRACKER_ROOT_ENV = 'MP_TRACKER_ROOT';
 
-interface Tracker {
-  fd: number;
-  ino: number;
-  /** Pid of the process that started the tracker: the root of the tree it serves. */
-  root: number;
-}
-
-let tracker: Tracker | null = null;
-/** Names this process registered and has not unregistered: re-sent if a tracker restarts. */
+/** Names this thread registered and has not unregistered: re-sent if the tracker restarts. */
 const registered = new Set<string>();
 
-function inheritedTracker(): Tracker | null {
+/** The inherited tracker's fd, when the environment names one that is open here and is that pipe; else -1. */
+function inheritedFd(): number {
   const fd = Number(process.env[TRACKER_FD_ENV]);
   const ino = Number(process.env[TRACKER_INO_ENV]);
-  const root = Number(process.env[TRACKER_ROOT_ENV]);
-  if (!Number.isInteger(fd) || fd < 3 || !Number.isFinite(ino)) return null;
+  if (!Number.isInteger(fd) || fd < 3 || !Number.isFinite(ino)) return -1;
   try {
     const st = fs.fstatSync(fd);
     if (st.isFIFO() && st.ino === ino) {
       // Inherited without CLOEXEC; unrelated programs this process execs must not hold it.
       native.fdSetCloexec(fd);
-      return { fd, ino, root: Number.isSafeInteger(root) && root > 0 ? root : process.pid };
+      return fd;
     }
   } catch {
     // Not open here: the variables came from somewhere else.
   }
-  return null;
+  return -1;
 }
 
-/** Pid of the tracker this process started (null when inherited or not started yet). */
-let startedPid: number | null = null;
+/**
+ * The tracker as this thread last saw it. There is one per process, kept by the addon for
+ * every thread (each worker thread loads its own copy of this module): `generation` goes
+ * up when a thread restarts it, and the fd number stays the same.
+ */
+let seen: TrackerState | null = null;
 
-function startTracker(): Tracker {
-  const { fd, pid } = native.trackerStart();
-  startedPid = pid;
-  return { fd, ino: fs.fstatSync(fd).ino, root: process.pid };
+/** The process's tracker (inherited, or started on first use); tells a restarted one what this thread owns. */
+function current(): TrackerState {
+  const t = native.trackerShared(seen === null ? inheritedFd() : -1);
+  if (seen !== null && t.generation !== seen.generation) {
+    for (const name of registered) fs.writeSync(t.fd, `R ${name}\n`);
+  }
+  seen = t;
+  return t;
 }
 
-/** For tests and diagnostics: the pid of the tracker this process started, if it did. */
+/** For tests and diagnostics: the pid of this process's tracker if this process started it (null when inherited or not used yet). */
 export function trackerPid(): number | null {
-  return startedPid;
-}
-
-function current(): Tracker {
-  if (tracker === null) tracker = inheritedTracker() ?? startTracker();
-  return tracker;
+  return seen === null || seen.pid === 0 ? null : seen.pid;
 }
 
 function send(line: string): void {
   if (process.platform === 'win32') return; // mappings vanish with their last handle
+  const t = current();
   try {
-    fs.writeSync(current().fd, line);
+    fs.writeSync(t.fd, line);
+    return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPIPE') throw err;
-    // The tracker was killed: start a new one and give it what this process still owns.
-    if (tracker !== null) fs.closeSync(tracker.fd);
-    tracker = startTracker();
-    for (const name of registered) fs.writeSync(tracker.fd, `R ${name}\n`);
-    if (!line.startsWith('R ') || !registered.has(line.slice(2, -1))) fs.writeSync(tracker.fd, line);
   }
+  // The tracker was killed: a new one takes its place (once, whichever thread sees it
+  // first) and current() gives it what this thread still owns, this line's name included.
+  native.trackerRestart(t.generation);
+  const fresh = current();
+  if (!line.startsWith('R ') || !registered.has(line.slice(2, -1))) fs.writeSync(fresh.fd, line);
 }
 
 function checkName(name: string): void {
@@ -98,9 +96,9 @@ export function register(name: string): void {
 }
 
 /**
- * Track a segment this process just created, or, when that fails (no tracker could be
- * started: a process limit), unmap and unlink it and throw: an untracked segment could
- * outlive the process tree.
+ * Track a segment this process just created (under a name the user chose), or, when that
+ * fails (no tracker could be started: a process limit), unmap and unlink it and throw: an
+ * untracked segment could outlive the process tree.
  */
 export function registerCreated(created: { name: string; buffer: ArrayBuffer }): void {
   try {
@@ -127,11 +125,25 @@ export function unregister(name: string): void {
  */
 export function trackerForChild(childFd: number): { fd: number; env: Record<string, string> } | null {
   if (process.platform === 'win32') return null;
-  const t = current();
+  const { fd } = current();
   return {
-    fd: t.fd,
-    env: { [TRACKER_FD_ENV]: String(childFd), [TRACKER_INO_ENV]: String(t.ino), [TRACKER_ROOT_ENV]: String(t.root) },
+    fd,
+    env: { [TRACKER_FD_ENV]: String(childFd), [TRACKER_INO_ENV]: String(fs.fstatSync(fd).ino), [TRACKER_ROOT_ENV]: String(treeRoot()) },
   };
+}
+
+let root = 0;
+
+/**
+ * The pid of the process whose tracker this tree first used: inherited with the tracker
+ * (MP_TRACKER_ROOT), else this process. (A restarted tracker keeps the tree's root.)
+ */
+function treeRoot(): number {
+  if (root === 0) {
+    const inherited = current().pid === 0 ? Number(process.env[TRACKER_ROOT_ENV]) : 0;
+    root = Number.isSafeInteger(inherited) && inherited > 0 ? inherited : process.pid;
+  }
+  return root;
 }
 
 const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
@@ -143,8 +155,8 @@ const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
  * the test file from it).
  */
 function randomSegmentName(): string {
-  const root = process.platform === 'win32' ? process.pid : current().root;
-  let name = `${native.shmPrefix}${root.toString(36)}_`;
+  const tree = process.platform === 'win32' ? process.pid : treeRoot();
+  let name = `${native.shmPrefix}${tree.toString(36)}_`;
   for (let i = 0; i < 10; i++) name += NAME_ALPHABET[randomInt(36)];
   return name;
 }

@@ -10,10 +10,9 @@
 // either).
 import { ValueError } from './errors.js';
 import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import type { Block } from './heap.js';
-import { type SharedHandle, registerReviver } from './reduction.js';
-import { type AcquireOptions, Acquirable, acquireTimeout, blockOf } from './shared_words.js';
-import { checkInteger } from './validate.js';
+import { takeParts } from './revived_parts.js';
+import { type AcquireOptions, Acquirable, type BlockParts, acquireTimeout, registerWords } from './shared_words.js';
+import { checkInteger, noExtraArguments } from './validate.js';
 
 const VALUE = 0;
 const SLEEPERS = 1;
@@ -68,11 +67,11 @@ async function takeAsync(w: Int32Array, timeoutMs: number, signal: AbortSignal |
 export class Semaphore extends Acquirable {
   /** `value`: the initial number of units (an integer >= 0, default 1). */
   constructor(value?: number);
-  /** @internal revive from a handle */
-  constructor(value: number | undefined, block: Block);
-  constructor(value: number = 1, block?: Block) {
-    super(WORDS, block);
-    if (block === undefined) {
+  constructor(value: number = 1, ...extra: unknown[]) {
+    noExtraArguments(new.target.name, ['value'], extra);
+    const parts = takeParts<BlockParts>();
+    super(WORDS, parts?.block);
+    if (parts === null) {
       checkInteger('value', value, Number.MIN_SAFE_INTEGER, VALUE_MAX);
       if (value < 0) throw new ValueError(`semaphore initial value must be >= 0, got ${value}`);
       Atomics.store(this.w, VALUE, value);
@@ -139,5 +138,5 @@ export class BoundedSemaphore extends Semaphore {
   }
 }
 
-registerReviver('Semaphore', (h: SharedHandle) => new Semaphore(undefined, blockOf(h)));
-registerReviver('BoundedSemaphore', (h: SharedHandle) => new BoundedSemaphore(undefined, blockOf(h)));
+registerWords('Semaphore', WORDS, () => new Semaphore());
+registerWords('BoundedSemaphore', WORDS, () => new BoundedSemaphore());

@@ -17,6 +17,7 @@
 import * as os from 'node:os';
 import { inspect } from 'node:util';
 import { ValueError } from './errors.js';
+import { text } from './handle_shape.js';
 import { pyFloat, pyRepr, pyStr } from './pyrepr.js';
 import { HANDLE_KIND, registerReviver, type Shareable, type SharedHandle, toHandle } from './reduction.js';
 import { SharedMemory } from './shared_memory.js';
@@ -369,7 +370,7 @@ function readHeader(view: DataView, size: number, name: string): [number, number
   return [len, offsets];
 }
 
-registerReviver('ShareableList', (handle) => new ShareableList(null, { name: handle.name as string }));
+registerReviver('ShareableList', { name: text }, (h) => new ShareableList(null, { name: h.name }));
 
 // ---------------------------------------------------------------------------------------
 // Python's == for list items (count, index); their repr is in pyrepr.ts.

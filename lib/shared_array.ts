@@ -22,10 +22,11 @@ import {
   typeInfo,
 } from './ctypes.js';
 import { ValueError } from './errors.js';
-import { allocate, attachBlock, type Block, type BlockHandle, blockHandle, trackOwner } from './heap.js';
+import { dependent, integerIn } from './handle_shape.js';
+import { allocate, attachBlock, type Block, type BlockHandle, blockField, blockHandle, trackOwner } from './heap.js';
 import { HANDLE_KIND, registerReviver, type SharedHandle, toHandle } from './reduction.js';
 import { bytesOf, coerceScalar, K_CHAR, K_WCHAR, kindOf, type Scalar, wcharString, wcharUnits } from './scalars.js';
-import { type LockLike, lockFrom, lockFromHandle, lockHandle, noLock, type SharedOptions } from './sharedctypes.js';
+import { type LockLike, lockField, lockFrom, lockFromHandle, lockHandle, noLock, type SharedOptions, typecodeField } from './sharedctypes.js';
 
 /** Members every shared array adds to its typed array class. */
 export interface SharedArrayExtras {
@@ -364,16 +365,22 @@ export function RawArray(typecode: unknown, sizeOrValues: unknown): AnyTypedArra
   return newArray(info, sizeOrValues, null, 'RawArray');
 }
 
-registerReviver('Array', (h) => {
-  const info = typeInfo(h.t, 'handle typecode');
-  const block = attachBlock(h.b as BlockHandle);
-  const total = Math.floor(block.byteLength / info.size);
-  const { s, n } = h;
-  if (typeof s !== 'number' || typeof n !== 'number' || !Number.isInteger(s) || !Number.isInteger(n) || s < 0 || n < 0 || s + n > total) {
-    throw new ValueError('shared array handle: bad start or length');
-  }
+/** The elements the block of a checked handle holds. */
+const elementCount = (h: { t: Typecode; b: BlockHandle }): number => Math.floor(h.b.n / TYPES[h.t].size);
+
+const ARRAY_SHAPE = {
+  t: typecodeField,
+  b: blockField(0),
+  // The view: `n` elements from element `s`, inside the block.
+  s: dependent((v, h: { t: Typecode; b: BlockHandle }) => integerIn(v, 0, elementCount(h))),
+  n: dependent((v, h: { t: Typecode; b: BlockHandle; s: number }) => integerIn(v, 0, elementCount(h) - h.s)),
+  lock: lockField,
+};
+
+registerReviver('Array', ARRAY_SHAPE, (h) => {
   const lock = lockFromHandle(h.lock);
-  const cls = ARRAY_CLASSES[info.code];
-  const root = cls._create(block, total, lock);
-  return s === 0 && n === total ? root : cls._view(root, s, n, lock);
+  const cls = ARRAY_CLASSES[h.t];
+  const total = elementCount(h);
+  const root = cls._create(attachBlock(h.b), total, lock);
+  return h.s === 0 && h.n === total ? root : cls._view(root, h.s, h.n, lock);
 });

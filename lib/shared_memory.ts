@@ -17,6 +17,7 @@
 import * as os from 'node:os';
 import { inspect } from 'node:util';
 import { ValueError } from './errors.js';
+import { text } from './handle_shape.js';
 import { native, type ShmAttached, type ShmCreated } from './native.js';
 import { pyStr } from './pyrepr.js';
 import { HANDLE_KIND, registerReviver, type Shareable, type SharedHandle, toHandle } from './reduction.js';
@@ -219,4 +220,4 @@ export class SharedMemory implements Shareable, Disposable {
   }
 }
 
-registerReviver('SharedMemory', (handle) => new SharedMemory({ name: handle.name as string }));
+registerReviver('SharedMemory', { name: text }, (h) => new SharedMemory({ name: h.name }));

@@ -2,8 +2,9 @@
 // (see heap.ts), closed once, sent to other processes as a handle naming the block, and
 // the option parsing they share.
 import { ValueError } from './errors.js';
-import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, releaseBlock, trackOwner } from './heap.js';
-import { HANDLE_KIND, type SharedHandle, toHandle } from './reduction.js';
+import { type Block, allocate, attachBlock, blockField, blockHandle, releaseBlock, trackOwner } from './heap.js';
+import { HANDLE_KIND, type SharedHandle, registerReviver, toHandle } from './reduction.js';
+import { withParts } from './revived_parts.js';
 import { checkOptions, describe, timeoutToMs } from './validate.js';
 
 export interface AcquireOptions {
@@ -43,9 +44,19 @@ export function holder(lock: Releasable): Disposable & AsyncDisposable {
   return { [Symbol.dispose]: done, [Symbol.asyncDispose]: async () => done() };
 }
 
-/** The block a handle's `block` field names, mapped here. */
-export function blockOf(handle: SharedHandle): Block {
-  return attachBlock(handle.block as BlockHandle);
+/** What a revived SharedWords object is handed (revived_parts.ts): its block. */
+export interface BlockParts {
+  readonly block: Block;
+}
+
+/** The handle of a SharedWords object of `words` words: the block that holds them. */
+export function wordsShape(words: number) {
+  return { block: blockField(words * 4) };
+}
+
+/** Register `kind`, a SharedWords type of `words` words whose handle is only its block: revived as `make()`. */
+export function registerWords(kind: string, words: number, make: () => SharedWords): void {
+  registerReviver(kind, wordsShape(words), (h) => withParts<SharedWords>({ block: attachBlock(h.block) }, make));
 }
 
 export abstract class SharedWords {

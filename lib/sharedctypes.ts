@@ -18,11 +18,14 @@ import {
   type TypeInfo,
   type Typecode,
   type TypecodeOrCtype,
+  TYPECODES,
+  TYPES,
   typeInfo,
 } from './ctypes.js';
 import { ValueError } from './errors.js';
-import { allocate, attachBlock, type Block, type BlockHandle, blockHandle, trackOwner } from './heap.js';
-import { HANDLE_KIND, handleOf, isHandle, isShareable, registerReviver, revive, type SharedHandle, toHandle } from './reduction.js';
+import { type Field, dependent, oneOf, orNull } from './handle_shape.js';
+import { allocate, attachBlock, type Block, type BlockHandle, blockField, blockHandle, trackOwner } from './heap.js';
+import { type CheckedHandle, HANDLE_KIND, handleOf, isShareable, nestedHandle, registerReviver, reviveChecked, type SharedHandle, toHandle } from './reduction.js';
 import { coerceScalar, K_CHAR, K_FLOAT, K_INT, kindOf, type Scalar, wcharString } from './scalars.js';
 import { Lock, RLock } from './synchronize.js';
 
@@ -81,12 +84,15 @@ export function lockHandle(lock: LockLike | null, what: string): SharedHandle | 
   return handleOf(lock);
 }
 
-export function lockFromHandle(h: unknown): LockLike | null {
-  if (h === null || h === undefined) return null;
-  // A serializer that revives nested handles first hands over the lock itself.
-  const lock = isHandle(h) ? revive(h) : h;
-  if (!isLockLike(lock)) throw new TypeError('shared object handle: its lock is not a lock');
-  return lock;
+// The fields that Value, RawValue and Array handles share.
+/** `t`: the typecode. */
+export const typecodeField: Field<Typecode> = oneOf(TYPECODES);
+/** `lock`: the lock's handle, or null (lock: false). */
+export const lockField = orNull(nestedHandle('Lock', 'RLock'));
+
+/** The lock a checked `lock` field names, revived. */
+export function lockFromHandle(h: CheckedHandle | null): LockLike | null {
+  return h === null ? null : (reviveChecked(h) as LockLike);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -280,15 +286,15 @@ export function RawValue(typecode: unknown, initial?: unknown): RawSharedValue {
   return newRawValue(typeInfo(typecode, 'RawValue: typecode'), initial, 'RawValue');
 }
 
-function reviveValue(h: SharedHandle, locked: boolean): RawSharedValue | Synchronized {
-  const info = typeInfo(h.t, 'handle typecode');
-  const block = attachBlock(h.b as BlockHandle);
-  if (block.byteLength < info.size) throw new ValueError('shared value handle: block too small for its typecode');
-  const obj = new RawSharedValue(info, block);
-  if (!locked) return obj;
-  const lock = lockFromHandle(h.lock);
+/** A value's block: big enough for one element of its typecode. */
+const VALUE_BLOCKS = Object.fromEntries(TYPECODES.map((t) => [t, blockField(TYPES[t].size)])) as Record<Typecode, Field<BlockHandle>>;
+const RAW_VALUE_SHAPE = { t: typecodeField, b: dependent((v, h: { t: Typecode }) => VALUE_BLOCKS[h.t](v)) };
+
+function reviveValue(t: Typecode, b: BlockHandle, lockOf: CheckedHandle | null): RawSharedValue | Synchronized {
+  const lock = lockFromHandle(lockOf);
+  const obj = new RawSharedValue(TYPES[t], attachBlock(b));
   return lock === null ? obj : new Synchronized(obj, lock);
 }
 
-registerReviver('Value', (h) => reviveValue(h, true));
-registerReviver('RawValue', (h) => reviveValue(h, false));
+registerReviver('Value', { ...RAW_VALUE_SHAPE, lock: lockField }, (h) => reviveValue(h.t, h.b, h.lock));
+registerReviver('RawValue', RAW_VALUE_SHAPE, (h) => reviveValue(h.t, h.b, null));

@@ -19,8 +19,10 @@ import { ValueError } from './errors.js';
 import type { Block } from './heap.js';
 import { STATE, acquireWordAsync, acquireWordSync, releaseWord } from './lock_word.js';
 import { PID, PID_MASK } from './owner.js';
-import { type SharedHandle, registerReviver, toHandle } from './reduction.js';
-import { type AcquireOptions, Acquirable, acquireTimeout, blockOf } from './shared_words.js';
+import { type SharedHandle, toHandle } from './reduction.js';
+import { takeParts } from './revived_parts.js';
+import { type AcquireOptions, Acquirable, type BlockParts, acquireTimeout, registerWords } from './shared_words.js';
+import { noExtraArguments } from './validate.js';
 
 export type { AcquireOptions } from './shared_words.js';
 
@@ -38,7 +40,7 @@ export const restoreSync: unique symbol = Symbol('restoreSync');
 export const restoreAsync: unique symbol = Symbol('restoreAsync');
 
 abstract class WordLock extends Acquirable {
-  protected constructor(block?: Block) {
+  protected constructor(block: Block | undefined) {
     super(WORDS, block);
   }
 
@@ -70,8 +72,10 @@ abstract class WordLock extends Acquirable {
 
 /** A non-recursive lock that any process or thread may release (as Python's). */
 export class Lock extends WordLock {
-  constructor(block?: Block) {
-    super(block);
+  constructor();
+  constructor(...extra: unknown[]) {
+    noExtraArguments('Lock', [], extra);
+    super(takeParts<BlockParts>()?.block);
   }
   protected get kind(): string {
     return 'Lock';
@@ -160,7 +164,10 @@ function sharedHold(block: Block, hold: Hold): Hold {
 export class RLock extends WordLock {
   private mine: Hold;
 
-  constructor(block?: Block) {
+  constructor();
+  constructor(...extra: unknown[]) {
+    noExtraArguments('RLock', [], extra);
+    const block = takeParts<BlockParts>()?.block;
     super(block);
     if (block === undefined) {
       const id = (Math.random() * 0x7fffffff) | 1;
@@ -252,5 +259,5 @@ export class RLock extends WordLock {
   }
 }
 
-registerReviver('Lock', (h) => new Lock(blockOf(h)));
-registerReviver('RLock', (h) => new RLock(blockOf(h)));
+registerWords('Lock', WORDS, () => new Lock());
+registerWords('RLock', WORDS, () => new RLock());

@@ -35,6 +35,7 @@ import {
   toUrl,
 } from './code_location.js';
 import { codeOnly, functionSource, IDENTIFIER, NATIVE_SOURCE, rebuild, sourceExpression, word } from './function_source.js';
+import { type Field, anyText, list, optional, text, variant } from './handle_shape.js';
 import { fromWire, toWire } from './reduction.js';
 import { describe as describeValue } from './validate.js';
 
@@ -46,6 +47,13 @@ export type TargetRef =
   | { kind: 'export'; module: string; name: string }
   | { kind: 'auto'; candidates: string[]; name: string; source: string; file?: string }
   | { kind: 'source'; source: string; name: string; file?: string };
+
+/** A TargetRef inside a handle (a Barrier's action), checked field by field. */
+export const targetRefField = variant('kind', {
+  export: { module: text, name: text },
+  auto: { candidates: list(text), name: text, source: text, file: optional(text) },
+  source: { source: text, name: anyText, file: optional(text) },
+}) as Field<unknown> as Field<TargetRef>;
 
 /** A Process subclass instance: its class (found like an exported function) and its own enumerable fields, already passed through toWire. */
 export interface InstanceRef {

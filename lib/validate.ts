@@ -60,6 +60,19 @@ export function timeoutToMs(name: string, seconds: unknown): number {
   return seconds <= 0 ? 0 : seconds * 1000;
 }
 
+/**
+ * A public constructor's arguments past its documented ones (`extra`): a TypeError, as
+ * Python's for an argument too many; undefined ones count as not given.
+ */
+export function noExtraArguments(what: string, documented: readonly string[], extra: readonly unknown[]): void {
+  if (extra.length === 0) return;
+  const i = extra.findIndex((x) => x !== undefined);
+  if (i < 0) return;
+  const n = documented.length;
+  const takes = n === 0 ? 'takes no arguments' : `takes at most ${n} argument${n === 1 ? '' : 's'} (${documented.join(', ')})`;
+  throw new TypeError(`${what}() ${takes}, got ${describe(extra[i])} as argument ${n + i + 1}`);
+}
+
 export function checkOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     throw new ValueError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);

@@ -29,6 +29,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"setParentDeathSignal", guarded<proc__set_parent_death_signal>},
       {"getppid", guarded<proc__getppid>},
       {"trackerStart", guarded<tracker__start>},
+      {"trackerShared", guarded<tracker__shared>},
+      {"trackerRestart", guarded<tracker__restart>},
       {"fdSetCloexec", guarded<proc__fd_set_cloexec>},
       {"fdPoll", guarded<fd__poll>},
       // Diagnostics, not part of lib/native.ts: which async-wait backend this env uses.

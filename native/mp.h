@@ -275,5 +275,7 @@ Napi::Value proc__fd_set_cloexec(const Napi::CallbackInfo& info);
 Napi::Value fd__poll(const Napi::CallbackInfo& info);
 
 Napi::Value tracker__start(const Napi::CallbackInfo& info);
+Napi::Value tracker__shared(const Napi::CallbackInfo& info);
+Napi::Value tracker__restart(const Napi::CallbackInfo& info);
 
 }  // namespace mp

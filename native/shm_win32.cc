@@ -172,4 +172,12 @@ Napi::Value tracker__start(const Napi::CallbackInfo& info) {
                       "sections vanish with their last handle, so there is nothing to clean up");
 }
 
+Napi::Value tracker__shared(const Napi::CallbackInfo& info) {
+  return tracker__start(info);
+}
+
+Napi::Value tracker__restart(const Napi::CallbackInfo& info) {
+  return tracker__start(info);
+}
+
 }  // namespace mp

@@ -26,6 +26,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 
 #include "mp.h"
 
@@ -224,18 +225,30 @@ bool make_pipe(int fds[2]) {
 #endif
 }
 
-}  // namespace
+// A started tracker: the write end of its pipe (O_CLOEXEC) and its pid; or, when `err`
+// is not 0, what failed.
+struct Started {
+  int fd = -1;
+  pid_t pid = 0;
+  int err = 0;
+  const char* syscall = nullptr;
+};
 
-Napi::Value tracker__start(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+Started start_tracker() {
+  Started out;
   int data[2];
   int back[2];  // the intermediate child reports the tracker's pid (or -errno) here
-  if (!make_pipe(data)) errors__throw_errno(env, errno, "pipe2", "trackerStart: cannot create the tracker pipe");
+  if (!make_pipe(data)) {
+    out.err = errno;
+    out.syscall = "pipe2";
+    return out;
+  }
   if (!make_pipe(back)) {
-    int err = errno;
+    out.err = errno;
+    out.syscall = "pipe2";
     close(data[0]);
     close(data[1]);
-    errors__throw_errno(env, err, "pipe2", "trackerStart: cannot create the tracker pipe");
+    return out;
   }
   pid_t child = fork();
   if (child == 0) {
@@ -259,8 +272,9 @@ Napi::Value tracker__start(const Napi::CallbackInfo& info) {
   if (child < 0) {
     close(data[1]);
     close(back[0]);
-    errors__throw_errno(env, fork_err, "fork", "trackerStart: cannot start the resource tracker",
-                        "the process limit may be reached");
+    out.err = fork_err;
+    out.syscall = "fork";
+    return out;
   }
   int status;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
@@ -273,14 +287,92 @@ Napi::Value tracker__start(const Napi::CallbackInfo& info) {
   close(back[0]);
   if (r != static_cast<ssize_t>(sizeof report) || report <= 0) {
     close(data[1]);
-    int err = report < 0 ? -report : EIO;
-    errors__throw_errno(env, err, "fork", "trackerStart: cannot start the resource tracker",
-                        "the process limit may be reached");
+    out.err = report < 0 ? -report : EIO;
+    out.syscall = "fork";
+    return out;
   }
+  out.fd = data[1];
+  out.pid = static_cast<pid_t>(report);
+  return out;
+}
+
+[[noreturn]] void throw_not_started(Napi::Env env, const Started& s, const char* what) {
+  errors__throw_errno(env, s.err, s.syscall, std::string(what) + ": cannot start the resource tracker",
+                      "the process limit may be reached");
+}
+
+// The process's own tracker, shared by every thread: each worker thread loads its own
+// copy of the library, and a name one thread registers and another unlinks must be
+// unregistered with the tracker it was registered with. Its write end keeps one fd number
+// for the life of the process: a restart dup()s the new pipe onto it, so no thread ever
+// writes to a closed (and perhaps reused) descriptor.
+std::mutex shared_mutex;
+int shared_fd = -1;
+pid_t shared_pid = 0;  // 0: inherited from the parent process, not started here
+uint32_t shared_generation = 0;
+
+Napi::Value shared_state(Napi::Env env) {
   Napi::Object result = Napi::Object::New(env);
-  result.Set("fd", Napi::Number::New(env, data[1]));
-  result.Set("pid", Napi::Number::New(env, report));
+  result.Set("fd", Napi::Number::New(env, shared_fd));
+  result.Set("pid", Napi::Number::New(env, shared_pid));
+  result.Set("generation", Napi::Number::New(env, shared_generation));
   return result;
+}
+
+}  // namespace
+
+Napi::Value tracker__start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Started s = start_tracker();
+  if (s.err != 0) throw_not_started(env, s, "trackerStart");
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("fd", Napi::Number::New(env, s.fd));
+  result.Set("pid", Napi::Number::New(env, s.pid));
+  return result;
+}
+
+Napi::Value tracker__shared(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int inherited = static_cast<int>(args__integer(info, 0, "inheritedFd", -1, 0x7fffffff));
+  std::lock_guard<std::mutex> hold(shared_mutex);
+  if (shared_fd < 0) {
+    if (inherited >= 0) {
+      shared_fd = inherited;
+      shared_pid = 0;
+    } else {
+      Started s = start_tracker();
+      if (s.err != 0) throw_not_started(env, s, "trackerShared");
+      shared_fd = s.fd;
+      shared_pid = s.pid;
+    }
+    shared_generation = 1;
+  }
+  return shared_state(env);
+}
+
+Napi::Value tracker__restart(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t seen = args__integer(info, 0, "generation", 0, 0xffffffff);
+  std::lock_guard<std::mutex> hold(shared_mutex);
+  // Another thread may have restarted it already: then the caller only needs the news.
+  if (shared_fd >= 0 && seen == shared_generation) {
+    Started s = start_tracker();
+    if (s.err != 0) throw_not_started(env, s, "trackerRestart");
+#if defined(__linux__)
+    int moved = dup3(s.fd, shared_fd, O_CLOEXEC);
+#else
+    // No dup3: FD_CLOEXEC is set right after (a program exec'd in between would keep the
+    // tracker alive a little longer, nothing worse).
+    int moved = dup2(s.fd, shared_fd);
+    if (moved >= 0) fcntl(shared_fd, F_SETFD, FD_CLOEXEC);
+#endif
+    int err = errno;
+    close(s.fd);
+    if (moved < 0) errors__throw_errno(env, err, "dup3", "trackerRestart: cannot replace the tracker pipe");
+    shared_pid = s.pid;
+    shared_generation++;
+  }
+  return shared_state(env);
 }
 
 }  // namespace mp

@@ -1467,10 +1467,7 @@ describe('processes, pools, managers, contexts', () => {
 // Last: the objects this makes with a bogus internal block fail later, in a garbage
 // collector's finalizer (an uncaught exception), whatever runs then.
 describe('undocumented parameters', () => {
-  // KNOWN BUG (issue 8, open): `new mp.Lock({})` and the like take a bogus internal block;
-  // the objects then fail later, in a GC finalizer, where no test can catch it. Skipped
-  // until the revive path stops being a public constructor parameter.
-  it.skip(
+  it(
     'constructors given an argument in their internal (undocumented) parameter slots',
     async () => {
       // `new Lock(x)` / `new Event(x)` take no argument in API.md (Python's take none);

@@ -675,8 +675,7 @@ describe('codec', () => {
     PROPERTY_MS * 2,
   );
 
-  // KNOWN BUG (issue 8, open): marked `fails` so that the fix turns this red; then make it `it`.
-  it.fails(
+  it(
     'shared handles in a message: handle-shaped objects, and real handles mutated or relabeled as another kind, revive or fail clearly, never reaching outside their block',
     async () => {
       const iso = new Isolated();

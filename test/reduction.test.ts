@@ -284,6 +284,70 @@ describe('toWire with shared objects', () => {
   });
 });
 
+describe('handles are checked against their kind before revival', () => {
+  /** A JSON copy of `obj`'s handle, edited. */
+  const edited = (obj: object, edit: (h: Any) => void): Any => {
+    const h = JSON.parse(JSON.stringify(handleOf(obj as Any)));
+    edit(h);
+    return h;
+  };
+
+  it('a handle relabeled as a bigger kind is refused before its block is read', () => {
+    const lock = new mp.Lock();
+    const asQueue = edited(lock, (h) => {
+      h.$mpHandle = 'Queue';
+      h.ring = h.block;
+      h.maxsize = 0;
+    });
+    expect(() => fromWire(asQueue)).toThrow(/^invalid Queue handle: ring\.n must be an integer from 832 /);
+    const event = new mp.Event();
+    const asLock = edited(event, (h) => {
+      h.$mpHandle = 'Lock';
+    });
+    expect(() => fromWire(asLock)).toThrow(mp.ValueError);
+    expect(() => fromWire(asLock)).toThrow(/^invalid Lock handle: block\.n must be an integer from 8 /);
+    lock.close();
+    event.close();
+  });
+
+  it('a nested handle is checked with its own kind, and named by its path', () => {
+    const cond = new mp.Condition();
+    expect(() => fromWire(edited(cond, (h) => delete h.lock))).toThrow(/^invalid Condition handle: lock must be the handle of a shared Lock or RLock, got nothing/);
+    expect(() => fromWire(edited(cond, (h) => (h.lock.block.o = 3)))).toThrow(/^invalid Condition handle: lock\.block\.o must be an integer from 64 /);
+    const barrier = new mp.Barrier(2);
+    expect(() => fromWire(edited(barrier, (h) => (h.cond.$mpHandle = 'Lock')))).toThrow(/^invalid Barrier handle: cond\.\$mpHandle must be one of 'Condition'/);
+    cond.close();
+    barrier.close();
+  });
+
+  it('an array view must lie inside its block', () => {
+    const arr = mp.Array('i', 4);
+    expect(() => fromWire(edited(arr, (h) => (h.s = 3)))).toThrow(/^invalid Array handle: n must be an integer from 0 to 1, got number 4/);
+    expect(() => fromWire(edited(arr, (h) => (h.n = 5)))).toThrow(mp.ValueError);
+    const view = fromWire(edited(arr, (h) => Object.assign(h, { s: 1, n: 2 }))) as Int32Array;
+    arr[1] = 7;
+    expect(Array.from(view)).toEqual([7, 0]);
+  });
+});
+
+describe('public constructors take only their documented arguments', () => {
+  it('refuses an argument in the slot the revive path used to take, accepts undefined', () => {
+    const Any = mp as Any;
+    expect(() => new Any.Lock({})).toThrow(/^Lock\(\) takes no arguments, got an object/);
+    expect(() => new Any.Event(1)).toThrow(TypeError);
+    expect(() => new Any.Semaphore(1, {})).toThrow(/^Semaphore\(\) takes at most 1 argument \(value\)/);
+    expect(() => new Any.BoundedSemaphore(1, {})).toThrow(/^BoundedSemaphore\(\) takes at most 1 argument/);
+    expect(() => new Any.Condition(undefined, {})).toThrow(TypeError);
+    expect(() => new Any.Barrier(1, {}, {})).toThrow(/^Barrier\(\) takes at most 2 arguments \(parties, options\)/);
+    expect(() => new Any.JoinableQueue(0, {})).toThrow(/^JoinableQueue\(\) takes at most 1 argument \(maxsize\)/);
+    expect(() => new Any.SimpleQueue({})).toThrow(TypeError);
+    const lock = new Any.Lock(undefined);
+    expect(lock.acquireSync({ block: false })).toBe(true);
+    lock.release();
+    lock.close();
+  });
+});
+
 describe('through a forked child (advanced serialization)', () => {
   let child: Child;
   let nextId = 1;

@@ -48,7 +48,7 @@ function run(mode: string): Run {
       const r = await lines.next();
       if (r.done) throw new Error(`fixture ${mode} ended without output; stderr:\n${err}`);
       const msg = JSON.parse(r.value) as Record<string, unknown>;
-      for (const key of ['names', 'childNames', 'kept', 'unlinked']) {
+      for (const key of ['names', 'childNames', 'kept', 'unlinked', 'recycled']) {
         for (const n of (msg[key] as string[] | undefined) ?? []) leftovers.add(n);
       }
       return msg;
@@ -149,6 +149,41 @@ describe.skipIf(process.platform === 'win32')('resource tracker', () => {
     process.kill(childPid, 'SIGKILL');
     await expectGone(names);
     await until('the tracker exited', () => !pidAlive(msg.tracker as number));
+  });
+
+  it("worker threads share their process's tracker; what they made goes after a SIGKILL of the process", async () => {
+    const r = run('threads');
+    const msg = await r.next();
+    const tracker = msg.tracker as number;
+    expect(tracker).toBeTypeOf('number');
+    // main, two threads alive, two threads that ended: one tracker, the process's
+    expect(msg.trackers).toEqual([tracker, tracker, tracker, tracker, tracker]);
+    const names = [...(msg.names as string[]), ...(msg.childNames as string[])];
+    expect((msg.childNames as string[]).length).toBeGreaterThanOrEqual(6);
+    expect(names.every((n) => exists(n))).toBe(true);
+    r.child.kill('SIGKILL');
+    expect((await r.exited).signal).toBe('SIGKILL');
+    await expectGone([...names, ...(msg.recycled as string[])]);
+    await until('the tracker exited', () => !pidAlive(tracker));
+  });
+
+  it('a tracker restarted by a worker thread is told what the main thread owns', async () => {
+    const r = run('thread-restart');
+    const first = await r.next();
+    const tracker1 = first.tracker as number;
+    process.kill(tracker1, 'SIGKILL');
+    await until('the first tracker is dead', () => !pidAlive(tracker1));
+    r.child.stdin?.write('next\n');
+    const second = await r.next();
+    const tracker2 = second.tracker as number;
+    expect(tracker2).not.toBe(tracker1);
+    expect(second.threadTracker).toBe(tracker2);
+    r.child.stdin?.write('exit\n');
+    expect((await r.exited).code).toBe(0);
+    // the one made before the restart, by the thread that did not restart it, goes too
+    await expectGone([...(first.names as string[]), ...(second.names as string[]), ...(second.childNames as string[])]);
+    await until('the second tracker exited', () => !pidAlive(tracker2));
+    expect(r.stderr()).toBe('');
   });
 
   it('the whole tree SIGKILLed at once', async () => {
