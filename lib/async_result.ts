@@ -34,7 +34,8 @@ export class AsyncResult<T> {
     if (this.state !== 'pending') return;
     this.state = 'ok';
     this.resolveFn(value);
-    if (this.callback !== undefined) queueMicrotask(() => this.callback!(value));
+    const callback = this.callback;
+    if (typeof callback === 'function') queueMicrotask(() => callback(value)); // null: none, as Python's None
   }
 
   /** @internal */
@@ -42,7 +43,8 @@ export class AsyncResult<T> {
     if (this.state !== 'pending') return;
     this.state = 'failed';
     this.rejectFn(err);
-    if (this.errorCallback !== undefined) queueMicrotask(() => this.errorCallback!(err));
+    const errorCallback = this.errorCallback;
+    if (typeof errorCallback === 'function') queueMicrotask(() => errorCallback(err));
   }
 
   /** @internal */

@@ -131,6 +131,16 @@ describe('Pool with two workers', () => {
       expect(await r.get(0)).toBe(36);
     });
 
+    it('callback: null and errorCallback: null mean no callback (Python\'s None), after a result and after a failure', async () => {
+      // A null callback used to be called when the task ended: an uncaught TypeError (found by npm run fuzz).
+      const none = { callback: null, errorCallback: null } as never;
+      expect(await pool.starmapAsync(targets.square, [[3]], none).get(10)).toEqual([9]);
+      const failed = pool.applyAsync(targets.fail, ['with null callbacks'], none);
+      await failed.wait(10);
+      expect(failed.successful()).toBe(false);
+      await sleep(50); // the callbacks would run in a microtask after settling
+    });
+
     it('applyAsync errorCallback gets the RemoteError; callback is not called', async () => {
       const ok: unknown[] = [];
       const errors: unknown[] = [];
