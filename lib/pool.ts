@@ -432,7 +432,10 @@ export class Pool implements AsyncDisposable {
 
   /** fn(...args) in a worker; resolves with its result. */
   apply<R>(fn: Fn, args: unknown[] = [], options?: TaskOptions): Promise<R> {
-    return this.applyAsync<R>(fn, args, options).get();
+    // Python's apply takes no callbacks: only the signal goes on (a callback given here
+    // used to be called when the task ended).
+    const signal = options === undefined ? undefined : checkOptions<TaskOptions>('options', options).signal;
+    return this.applyAsync<R>(fn, args, signal === undefined ? undefined : { signal }).get();
   }
 
   applyAsync<R>(fn: Fn, args: unknown[] = [], options?: ApplyOptions<R>): AsyncResult<R> {

@@ -131,13 +131,16 @@ describe('Pool with two workers', () => {
       expect(await r.get(0)).toBe(36);
     });
 
-    it('callback: null and errorCallback: null mean no callback (Python\'s None), after a result and after a failure', async () => {
+    it('callback: null and errorCallback: null mean no callback (Python\'s None), after a result and after a failure; apply calls none', async () => {
       // A null callback used to be called when the task ended: an uncaught TypeError (found by npm run fuzz).
       const none = { callback: null, errorCallback: null } as never;
       expect(await pool.starmapAsync(targets.square, [[3]], none).get(10)).toEqual([9]);
       const failed = pool.applyAsync(targets.fail, ['with null callbacks'], none);
       await failed.wait(10);
       expect(failed.successful()).toBe(false);
+      // apply takes no callbacks (Python's neither): one given is never called.
+      const thrower = { callback: () => { throw new Error('apply called its callback'); } } as never;
+      expect(await pool.apply(targets.square, [4], thrower)).toBe(16);
       await sleep(50); // the callbacks would run in a microtask after settling
     });
 
