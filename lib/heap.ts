@@ -3,12 +3,12 @@
 // instead of a segment (a file in /dev/shm, an fd, a mapping) of its own.
 //
 // API (used by sharedctypes.ts and synchronize.ts):
-//   allocate(size, align = 16) -> Block   zero-filled; the Block holds ONE reference
+//   allocate(size, align = 16, internal = false) -> Block   zero-filled; holds ONE reference
 //   trackOwner(owner, block)              drop that reference when `owner` is collected
 //   releaseBlock(block)                   drop it now (idempotent per Block)
 //   retainBlock(block) -> Block           another reference to the same memory
 //   blockHandle(block) -> BlockHandle     plain, structured-clonable; takes a transit ref
-//   attachBlock(handle) -> Block          map it here and adopt that transit ref
+//   attachBlock(handle, internal = false) -> Block   map it here and adopt that transit ref
 // A Block is { buffer, byteOffset, byteLength }: view it with any typed array. Data is
 // 16-byte aligned, so Int32/Float64/BigInt64 words and Atomics on them are fine.
 //
@@ -31,6 +31,15 @@
 // consumer that never pops one node at a time there is no ABA). A dedicated segment is
 // shm_unlinked (and unregistered) at 0; each process's mapping goes away when its
 // ArrayBuffer is garbage-collected, so views made from `.buffer` never dangle.
+//
+// Internal blocks. A tmpfs page is freed only once its segment is unlinked AND unmapped
+// everywhere, so waiting for a GC to unmap lets a loop of queues fill /dev/shm. The
+// library's own blocks whose memory never reaches users (rings, big messages) are made
+// or attached `internal`: when this process drops its last internal Block on a dedicated
+// segment, the mapping goes at once (native.shmClose: views of it become length 0, and
+// a pending wait on it defers the munmap). Users' memory (an Array's buffer) is never
+// unmapped that way: a mapping any non-internal Block used is left to the GC. Arenas
+// (shared by many blocks) are never unmapped before the exit.
 //
 // Lifetime of arenas. The owner counts its live blocks in a plain JS number (its
 // allocations and frees cost no atomic operation); other processes decrement a shared
@@ -118,6 +127,8 @@ export class Block {
     readonly off: number,
     /** @internal dedicated segment name, or null */
     readonly seg: string | null,
+    /** @internal memory the library never hands out: see "Internal blocks" above */
+    readonly internal: boolean,
   ) {}
 
   [inspect.custom](): string {
@@ -146,6 +157,10 @@ const ownedByName = new Map<string, Arena>();
 const attached = new Map<string, WeakRef<Arena>>();
 /** Dedicated segments mapped here, weakly (the ArrayBuffer is the mapping). */
 const dedicated = new Map<string, WeakRef<ArrayBuffer>>();
+/** Dedicated mappings only internal Blocks used: how many such Blocks hold each. */
+const internalUses = new Map<ArrayBuffer, number>();
+/** Dedicated mappings a non-internal Block used: users may hold views, never unmapped here. */
+const exposed = new WeakSet<ArrayBuffer>();
 /** Local free lists per class: entries are arenaIndex * ARENA_SIZE + offset. */
 const freeLists: number[][] = Array.from({ length: CLASSES }, () => []);
 /** Misses of the local free lists since the shared stacks were last drained. */
@@ -159,6 +174,8 @@ const freeSlots: number[] = [];
 const adopted = new WeakSet<object>();
 let exitHooked = false;
 let exiting = false;
+/** Set as the exit handler starts: mappings are left to the exit (other handlers may still read). */
+let leaving = false;
 
 const registry = new FinalizationRegistry<Block>((block) => dropRef(block));
 
@@ -295,9 +312,10 @@ function checkSize(size: unknown): number {
 /**
  * A zero-filled block of `size` bytes of shared memory, holding one reference.
  * `align` (1, 2, 4, 8 or 16) is always met: data is 16-byte aligned (page-aligned for
- * blocks larger than MAX_SMALL, which get a segment of their own).
+ * blocks larger than MAX_SMALL, which get a segment of their own). `internal`: its memory
+ * never reaches users, and is unmapped here with the last internal reference.
  */
-export function allocate(size: number, align = 16): Block {
+export function allocate(size: number, align = 16, internal = false): Block {
   checkSize(size);
   if (!(align === 1 || align === 2 || align === 4 || align === 8 || align === 16)) {
     throw new RangeError(`align must be 1, 2, 4, 8 or 16, got ${String(align)}`);
@@ -305,7 +323,7 @@ export function allocate(size: number, align = 16): Block {
   let block: Block;
   if (size <= MAX_SMALL) {
     const off = takeSmall(classOf(size), 0, size);
-    block = new Block(taken.buffer, off + BLOCK_HEADER, size, taken, off, null);
+    block = new Block(taken.buffer, off + BLOCK_HEADER, size, taken, off, null, internal);
   } else {
     let created: { name: string; buffer: ArrayBuffer };
     try {
@@ -322,7 +340,7 @@ export function allocate(size: number, align = 16): Block {
       throw err;
     }
     dedicated.set(created.name, new WeakRef(created.buffer));
-    block = new Block(created.buffer, 0, size, taken, off, created.name);
+    block = new Block(created.buffer, 0, size, taken, off, created.name, internal);
   }
   holdRef(block);
   return block;
@@ -332,6 +350,25 @@ function holdRef(block: Block): void {
   const slot = freeSlots.pop() ?? refSlots.length;
   refSlots[slot] = block;
   block.slot = slot;
+  if (block.seg === null) return;
+  const { buffer } = block;
+  if (block.internal) internalUses.set(buffer, (internalUses.get(buffer) ?? 0) + 1);
+  else exposed.add(buffer);
+}
+
+/** `block` (dedicated, internal) is released: unmap it here if it was the last such Block. */
+function dropUse(block: Block): void {
+  const { buffer } = block;
+  const left = (internalUses.get(buffer) ?? 1) - 1;
+  if (left > 0) {
+    internalUses.set(buffer, left);
+    return;
+  }
+  internalUses.delete(buffer);
+  if (exposed.has(buffer) || leaving) return;
+  const seg = block.seg as string;
+  if (dedicated.get(seg)?.deref() === buffer) dedicated.delete(seg);
+  native.shmClose(buffer);
 }
 
 /** Drop `block`'s reference when `owner` is garbage-collected (unless released before). */
@@ -346,28 +383,19 @@ export function releaseBlock(block: Block): void {
   dropRef(block);
 }
 
-/**
- * Drop a block nobody else has seen (made here; no handle, no retain, no view kept): a
- * dedicated segment's mapping goes at once instead of when its buffer is collected, and
- * with it its /dev/shm space.
- */
-export function discardBlock(block: Block): void {
-  dropRef(block);
-  if (block.seg !== null) native.shmClose(block.buffer); // unlinked (and uncached) by dropRef
-}
-
 /** Another reference to the same memory (for a second owner). */
 export function retainBlock(block: Block): Block {
   if (block.released) throw new ValueError('cannot retain a released shared block');
   Atomics.add(block.arena.i32, (block.off >> 2) + B_REF, 1);
-  const copy = new Block(block.buffer, block.byteOffset, block.byteLength, block.arena, block.off, block.seg);
+  const copy = new Block(block.buffer, block.byteOffset, block.byteLength, block.arena, block.off, block.seg, block.internal);
   holdRef(copy);
   return copy;
 }
 
-/** Give back the transit reference of a handle that was never sent. */
+/** Give back the transit reference of a handle that was never sent (or never read). */
 export function dropHandle(handle: BlockHandle): void {
-  releaseBlock(attachBlock(handle));
+  // Internal: a mapping made just for this goes with it; one users hold views of stays.
+  releaseBlock(attachBlock(handle, true));
 }
 
 /** Describe `block` for another process; the handle carries a reference of its own. */
@@ -463,8 +491,9 @@ function attachDedicated(name: string, size: number): ArrayBuffer {
 /**
  * The block a handle names, mapped in this process. Adopts the handle's transit
  * reference (attaching the same handle object twice takes a new reference instead).
+ * `internal`: as for allocate.
  */
-export function attachBlock(handle: BlockHandle): Block {
+export function attachBlock(handle: BlockHandle, internal = false): Block {
   const { a, o, g, n, d } = checkHandle(anyBlock, handle, 'shared block');
   const arena = attachArena(a);
   if (o + BLOCK_HEADER > arena.buffer.byteLength) badHandle('offset beyond the arena');
@@ -480,10 +509,10 @@ export function attachBlock(handle: BlockHandle): Block {
   let block: Block;
   if (d === undefined) {
     if ((info & FLAG_CELL) !== 0 || n > classSize(cls)) badHandle('size does not match the block');
-    block = new Block(arena.buffer, o + BLOCK_HEADER, n, arena, o, null);
+    block = new Block(arena.buffer, o + BLOCK_HEADER, n, arena, o, null, internal);
   } else {
     if ((info & FLAG_CELL) === 0) badHandle('not a dedicated segment reference');
-    block = new Block(attachDedicated(d, n), 0, n, arena, o, d);
+    block = new Block(attachDedicated(d, n), 0, n, arena, o, d, internal);
   }
   if (again) Atomics.add(w, h + B_REF, 1);
   else adopted.add(handle);
@@ -517,6 +546,7 @@ function dropRef(block: Block): void {
   const w = arena.i32;
   const h = off >> 2;
   const prev = Atomics.sub(w, h + B_REF, 1);
+  if (block.internal && block.seg !== null) dropUse(block);
   if (prev !== 1) return;
   if (block.seg !== null) {
     unlinkSegment(block.seg);
@@ -537,6 +567,7 @@ function dropRef(block: Block): void {
 }
 
 function onExit(): void {
+  leaving = true;
   for (const block of refSlots) if (block !== undefined) dropRef(block);
   // From now on this isolate frees like any other process; its count goes to the arena.
   exiting = true;
