@@ -35,11 +35,16 @@
 // Internal blocks. A tmpfs page is freed only once its segment is unlinked AND unmapped
 // everywhere, so waiting for a GC to unmap lets a loop of queues fill /dev/shm. The
 // library's own blocks whose memory never reaches users (rings, big messages) are made
-// or attached `internal`: when this process drops its last internal Block on a dedicated
-// segment, the mapping goes at once (native.shmClose: views of it become length 0, and
-// a pending wait on it defers the munmap). Users' memory (an Array's buffer) is never
-// unmapped that way: a mapping any non-internal Block used is left to the GC. Arenas
-// (shared by many blocks) are never unmapped before the exit.
+// or attached `internal`. This process counts the live Blocks on each mapping it did not
+// create for its own allocations (a dedicated segment; another process's arena, which
+// holds the refcounts of that process's blocks): when the last one goes, so does the
+// mapping (native.shmClose: views of it become length 0, and a pending wait on it defers
+// the munmap). Another process's arena goes only once that process has left (until then
+// it stays linked anyway, and the next message would map it again: 25 us); those left
+// idle while their owner lived are unmapped when a child exits or another arena is
+// mapped (unmapIdleArenas). A mapping users may hold views of (an Array's data: a
+// non-internal block) is never unmapped that way; the GC does it, once their views are
+// gone. This process's own arenas stay mapped while it lives (it allocates from them).
 //
 // Lifetime of arenas. The owner counts its live blocks in a plain JS number (its
 // allocations and frees cost no atomic operation); other processes decrement a shared
@@ -157,9 +162,9 @@ const ownedByName = new Map<string, Arena>();
 const attached = new Map<string, WeakRef<Arena>>();
 /** Dedicated segments mapped here, weakly (the ArrayBuffer is the mapping). */
 const dedicated = new Map<string, WeakRef<ArrayBuffer>>();
-/** Dedicated mappings only internal Blocks used: how many such Blocks hold each. */
-const internalUses = new Map<ArrayBuffer, number>();
-/** Dedicated mappings a non-internal Block used: users may hold views, never unmapped here. */
+/** Mappings (dedicated segments, others' arenas) and how many live Blocks here use each. */
+const uses = new Map<ArrayBuffer, number>();
+/** Mappings a non-internal Block's data lies in: users may hold views, never unmapped here. */
 const exposed = new WeakSet<ArrayBuffer>();
 /** Local free lists per class: entries are arenaIndex * ARENA_SIZE + offset. */
 const freeLists: number[][] = Array.from({ length: CLASSES }, () => []);
@@ -350,24 +355,31 @@ function holdRef(block: Block): void {
   const slot = freeSlots.pop() ?? refSlots.length;
   refSlots[slot] = block;
   block.slot = slot;
-  if (block.seg === null) return;
-  const { buffer } = block;
-  if (block.internal) internalUses.set(buffer, (internalUses.get(buffer) ?? 0) + 1);
-  else exposed.add(buffer);
+  const { arena } = block;
+  if (block.seg === null && arena.owned) return; // the common case: nothing to count
+  if (!block.internal) exposed.add(block.buffer);
+  if (block.seg !== null) use(block.buffer);
+  if (!arena.owned) use(arena.buffer);
 }
 
-/** `block` (dedicated, internal) is released: unmap it here if it was the last such Block. */
-function dropUse(block: Block): void {
-  const { buffer } = block;
-  const left = (internalUses.get(buffer) ?? 1) - 1;
+function use(buffer: ArrayBuffer): void {
+  uses.set(buffer, (uses.get(buffer) ?? 0) + 1);
+}
+
+/** A Block on `buffer` was released: true when it was the last and the mapping may go. */
+function unuse(buffer: ArrayBuffer): boolean {
+  const left = (uses.get(buffer) ?? 1) - 1;
   if (left > 0) {
-    internalUses.set(buffer, left);
-    return;
+    uses.set(buffer, left);
+    return false;
   }
-  internalUses.delete(buffer);
-  if (exposed.has(buffer) || leaving) return;
-  const seg = block.seg as string;
-  if (dedicated.get(seg)?.deref() === buffer) dedicated.delete(seg);
+  uses.delete(buffer);
+  return !exposed.has(buffer) && !leaving;
+}
+
+/** Unmap `buffer` here, and forget it in `cache` (by `name`) if it is the one cached. */
+function unmap<T extends object>(buffer: ArrayBuffer, cache: Map<string, WeakRef<T>>, name: string, cached: T): void {
+  if (cache.get(name)?.deref() === cached) cache.delete(name);
   native.shmClose(buffer);
 }
 
@@ -451,6 +463,7 @@ function attachArena(name: string): Arena {
   if (mine !== undefined) return mine;
   const cached = attached.get(name)?.deref();
   if (cached !== undefined) return cached;
+  unmapIdleArenas();
   let buffer: ArrayBuffer;
   try {
     buffer = native.shmAttach(name).buffer;
@@ -546,24 +559,45 @@ function dropRef(block: Block): void {
   const w = arena.i32;
   const h = off >> 2;
   const prev = Atomics.sub(w, h + B_REF, 1);
-  if (block.internal && block.seg !== null) dropUse(block);
-  if (prev !== 1) return;
-  if (block.seg !== null) {
-    unlinkSegment(block.seg);
-    dedicated.delete(block.seg);
+  const { seg } = block;
+  if (seg !== null && unuse(block.buffer)) unmap(block.buffer, dedicated, seg, block.buffer);
+  if (prev === 1) {
+    if (seg !== null) {
+      unlinkSegment(seg);
+      dedicated.delete(seg);
+    }
+    if (arena.owned && !exiting) {
+      arena.live--;
+      freeLists[w[h + B_INFO] & CLASS_MASK].push(arena.index * ARENA_SIZE + off);
+      return;
+    }
+    // Push onto the arena's shared stack for its owner.
+    for (;;) {
+      const head = Atomics.load(w, A_FREE);
+      Atomics.store(w, h + B_NEXT, head);
+      if (Atomics.compareExchange(w, A_FREE, head, off) === head) break;
+    }
+    if (Atomics.sub(w, A_LIVE, 1) === 1 && Atomics.load(w, A_OWNER_GONE) !== 0) tryUnlinkArena(arena);
   }
-  if (arena.owned && !exiting) {
-    arena.live--;
-    freeLists[w[h + B_INFO] & CLASS_MASK].push(arena.index * ARENA_SIZE + off);
-    return;
+  // Last: the arena's words are used above.
+  if (!arena.owned && unuse(arena.buffer) && ownerGone(arena)) unmap(arena.buffer, attached, arena.name, arena);
+}
+
+function ownerGone(arena: Arena): boolean {
+  return Atomics.load(arena.i32, A_OWNER_GONE) !== 0;
+}
+
+/**
+ * Unmap the arenas of other processes that no Block here uses any more and whose owner
+ * has left (see "Internal blocks"). Cheap: a look at each arena mapped here.
+ */
+export function unmapIdleArenas(): void {
+  if (leaving) return;
+  for (const [name, ref] of attached) {
+    const arena = ref.deref();
+    if (arena === undefined) attached.delete(name);
+    else if (!uses.has(arena.buffer) && !exposed.has(arena.buffer) && ownerGone(arena)) unmap(arena.buffer, attached, name, arena);
   }
-  // Push onto the arena's shared stack for its owner.
-  for (;;) {
-    const head = Atomics.load(w, A_FREE);
-    Atomics.store(w, h + B_NEXT, head);
-    if (Atomics.compareExchange(w, A_FREE, head, off) === head) break;
-  }
-  if (Atomics.sub(w, A_LIVE, 1) === 1 && Atomics.load(w, A_OWNER_GONE) !== 0) tryUnlinkArena(arena);
 }
 
 function onExit(): void {

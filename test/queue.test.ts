@@ -2,7 +2,7 @@
 // (targets in fixtures/queue-targets.mjs), over real shared memory. Covers API.md's
 // "Queues and pipes" and the conventions (timeouts, Sync forms, errors, close/using).
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -12,6 +12,7 @@ import * as targets from './fixtures/queue-targets.mjs';
 import { expectThrows } from './helpers/assert.js';
 import { fixtureUrl } from './helpers/scripts.js';
 import { failure, settles, sleep, until } from './helpers/async.js';
+import { mappedSegments } from './helpers/shm_maps.js';
 
 const T = (name: string) => ({ module: fixtureUrl('queue-targets.mjs'), name });
 
@@ -87,20 +88,9 @@ const gc = runInNewContext('gc') as () => void;
 const ARENA_BYTES = 1 << 20;
 
 /**
- * Names of the shared-memory segments this process maps now and that still exist (Linux:
- * /proc/self/maps; an unlinked one shows as "(deleted)"). Other test files may use
- * /dev/shm at the same time, so segments are followed through this process's own maps.
+ * Watches which segments this process maps while a test runs (other test files may use
+ * /dev/shm at the same time, so segments are followed through this process's own maps).
  */
-function mappedSegments(): Set<string> {
-  const out = new Set<string>();
-  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    const m = /\/dev\/shm\/(\S+)$/.exec(line);
-    if (m) out.add(m[1]!);
-  }
-  return out;
-}
-
-/** Watches which segments this process maps while a test runs. */
 class SegmentWatch {
   private readonly before = mappedSegments();
   private readonly seen = new Set<string>();

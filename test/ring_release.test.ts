@@ -3,11 +3,13 @@
 // may touch it after: a get, recv, poll or join still waiting ends with a clean
 // ValueError, a put in flight finishes first, and another object on the same ring keeps
 // it. (The space itself, without a GC: resource_limits.test.ts.)
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
 import { settles, sleep } from './helpers/async.js';
+import { fixtureUrl } from './helpers/scripts.js';
+import { mappedSegments } from './helpers/shm_maps.js';
 
 const require = createRequire(import.meta.url);
 const heap = require('../dist/heap.js') as typeof import('../dist/heap.js');
@@ -16,21 +18,11 @@ const { HANDLE_KIND, fromWire, toWire } = require('../dist/reduction.js') as typ
 // biome-ignore lint/suspicious/noExplicitAny: internals and handles are poked at
 type Any = any;
 
-/** The segments this process maps. */
-function mapped(): Set<string> {
-  const out = new Set<string>();
-  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    const m = /\/dev\/shm\/(\S+)$/.exec(line);
-    if (m) out.add(m[1]!);
-  }
-  return out;
-}
-
 /** The dedicated segment of an object's ring (a queue's `ring`, a connection's `recvRing`). */
 const segmentOf = (ring: Any): string => ring.block.seg;
 
 /** Whether segment `name` still exists and whether this process maps it. */
-const where = (name: string) => ({ exists: existsSync(`/dev/shm/${name}`), mapped: mapped().has(name) });
+const where = (name: string) => ({ exists: existsSync(`/dev/shm/${name}`), mapped: mappedSegments().has(name) });
 
 const GONE = { exists: false, mapped: false };
 
@@ -116,6 +108,30 @@ describe('a closed queue', () => {
     revived.close();
     carrier.close();
     expect(where(seg)).toEqual(GONE);
+  });
+});
+
+describe("another process's arena", () => {
+  it('mapped here for the refcount of its big message, it is unmapped once the message is read and that process has left (no GC needed)', async () => {
+    const q = new mp.Queue<Buffer | string>();
+    const back = new mp.Queue<Buffer | string>();
+    const p = new mp.Process({ target: { module: fixtureUrl('queue-targets.mjs'), name: 'echo' }, args: [q, back, 2] });
+    p.start();
+    const before = mappedSegments();
+    const added = () => [...mappedSegments()].filter((name) => !before.has(name));
+    q.putSync(Buffer.alloc(1 << 20, 3)); // the child puts it back: a block of the child's
+    const got = (await back.get({ timeout: 30 })) as Buffer;
+    expect([got.length, got[100]]).toEqual([1 << 20, 3]);
+    // The child's block is unmapped once read; the child's arena, which holds that block's
+    // refcount, stays while the child lives (it is linked anyway: no space to win).
+    expect(added()).toHaveLength(1);
+    q.putSync('last');
+    expect(await back.get({ timeout: 30 })).toBe('last');
+    await p.join(30);
+    expect(p.exitcode).toBe(0);
+    expect(added()).toEqual([]);
+    q.close();
+    back.close();
   });
 });
 
