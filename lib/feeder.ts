@@ -8,12 +8,15 @@
 // and a child's bootstrap awaits them; cancelJoinThread() lets the process exit without.
 import { deadlineAfter, remaining } from './futex.js';
 import { type Outgoing, discardExternal } from './messages.js';
-import { GONE, type GoneCheck, NOTHING, type Ring, type WaitEnd } from './ring.js';
+import { CLOSED, GONE, type GoneCheck, NOTHING, type Ring, type WaitEnd } from './ring.js';
 import type { BlockHandle } from './heap.js';
 import { type PendingWriter, addPending, removePending } from './pending_writes.js';
 
-/** How a put ended: written, timed out (Full), or the reading end is gone (pipes). */
-export type PutResult = boolean | typeof GONE;
+/**
+ * How a put ended: written, timed out (Full), the reading end is gone (pipes), or the
+ * ring was released under it (CLOSED: the queue or connection was closed meanwhile).
+ */
+export type PutResult = boolean | typeof GONE | typeof CLOSED;
 
 /** How long a Sync put that may buffer first waits for room in the ring. */
 const BUFFER_AFTER_MS = 0.1;
@@ -100,9 +103,9 @@ export class Feeder implements PendingWriter {
       }
       this.queue.shift();
       this.settle(first, result);
-      if (result === GONE) {
+      if (result === GONE || result === CLOSED) {
         discardExternal(out.external);
-        return GONE;
+        return result;
       }
     }
     const result = this.writeSync(out.payload, out.length, out.flags, this.maxsize, deadline);
@@ -177,9 +180,10 @@ export class Feeder implements PendingWriter {
     }
   }
 
-  /** Resolves when nothing is pending. */
-  idle(): Promise<void> {
-    return this.running ?? Promise.resolve();
+  /** Resolves when nothing is pending (the ring may be released then). */
+  async idle(): Promise<void> {
+    // Again while a flush is running: one can start as the last one ends (see start).
+    while (this.running !== null) await this.running;
   }
 
   /** Python's cancel_join_thread: pending messages no longer keep the process alive. */
@@ -226,6 +230,12 @@ export class Feeder implements PendingWriter {
   private async flush(): Promise<void> {
     const q = this.queue;
     while (q.length > 0) {
+      if (this.ring.released) {
+        // A guard: close() and a collected connection both wait for idle() before they
+        // release; nothing may be written into a released ring.
+        for (const item of q.splice(0)) this.settle(item, CLOSED);
+        break;
+      }
       this.flushNow();
       const first = q[0];
       if (first === undefined) break;
@@ -242,8 +252,8 @@ export class Feeder implements PendingWriter {
       } else {
         end = await this.ring.waitRoom(first.payload.length, first.maxsize, first.deadline, undefined, this.gone);
       }
-      if (end === GONE) {
-        for (const item of q.splice(0)) this.settle(item, GONE);
+      if (end === GONE || end === CLOSED) {
+        for (const item of q.splice(0)) this.settle(item, end);
       }
     }
   }

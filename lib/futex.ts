@@ -24,8 +24,27 @@ export function waitSync(view: Int32Array, index: number, expected: number, time
 }
 
 /**
+ * Async waits that end together: a ring's, when the object that sleeps on its words is
+ * released (its memory is about to be unmapped). end() cancels those in progress and
+ * those started after.
+ */
+export class WaitGroup {
+  /** Ids of the waits in progress. */
+  readonly ids = new Set<number>();
+  ended = false;
+
+  /** Every wait of the group, now and later, resolves 'cancelled'. */
+  end(): void {
+    this.ended = true;
+    for (const id of this.ids) native.cancelWait(id);
+    this.ids.clear();
+  }
+}
+
+/**
  * Resolve when `view[index] !== expected`, a wake arrives, `timeoutMs` passes, or `signal`
- * aborts ('cancelled'). Resolved from the addon's waiter thread: no libuv pool thread.
+ * aborts or `group` ends ('cancelled'). Resolved from the addon's waiter thread: no libuv
+ * pool thread.
  */
 export function waitAsync(
   view: Int32Array,
@@ -33,11 +52,16 @@ export function waitAsync(
   expected: number,
   timeoutMs: number,
   signal?: AbortSignal,
+  group?: WaitGroup,
 ): Promise<AsyncWaitResult> {
-  if (signal?.aborted) return Promise.resolve('cancelled');
+  if (signal?.aborted || group?.ended) return Promise.resolve('cancelled');
   const id = nextWaitId++;
   if (nextWaitId > 0x3fffffff) nextWaitId = 1;
-  const pending = native.waitAsync(id, view, index, expected, timeoutMs);
+  let pending = native.waitAsync(id, view, index, expected, timeoutMs);
+  if (group !== undefined) {
+    group.ids.add(id);
+    pending = pending.finally(() => group.ids.delete(id));
+  }
   if (signal === undefined) return pending;
   const onAbort = () => native.cancelWait(id);
   signal.addEventListener('abort', onAbort, { once: true });

@@ -3,12 +3,12 @@
 // instead of a segment (a file in /dev/shm, an fd, a mapping) of its own.
 //
 // API (used by sharedctypes.ts and synchronize.ts):
-//   allocate(size, align = 16) -> Block   zero-filled; the Block holds ONE reference
+//   allocate(size, align = 16, internal = false) -> Block   zero-filled; holds ONE reference
 //   trackOwner(owner, block)              drop that reference when `owner` is collected
 //   releaseBlock(block)                   drop it now (idempotent per Block)
 //   retainBlock(block) -> Block           another reference to the same memory
 //   blockHandle(block) -> BlockHandle     plain, structured-clonable; takes a transit ref
-//   attachBlock(handle) -> Block          map it here and adopt that transit ref
+//   attachBlock(handle, internal = false) -> Block   map it here and adopt that transit ref
 // A Block is { buffer, byteOffset, byteLength }: view it with any typed array. Data is
 // 16-byte aligned, so Int32/Float64/BigInt64 words and Atomics on them are fine.
 //
@@ -31,6 +31,20 @@
 // consumer that never pops one node at a time there is no ABA). A dedicated segment is
 // shm_unlinked (and unregistered) at 0; each process's mapping goes away when its
 // ArrayBuffer is garbage-collected, so views made from `.buffer` never dangle.
+//
+// Internal blocks. A tmpfs page is freed only once its segment is unlinked AND unmapped
+// everywhere, so waiting for a GC to unmap lets a loop of queues fill /dev/shm. The
+// library's own blocks whose memory never reaches users (rings, big messages) are made
+// or attached `internal`. This process counts the live Blocks on each mapping it did not
+// create for its own allocations (a dedicated segment; another process's arena, which
+// holds the refcounts of that process's blocks): when the last one goes, so does the
+// mapping (native.shmClose: views of it become length 0, and a pending wait on it defers
+// the munmap). Another process's arena goes only once that process has left (until then
+// it stays linked anyway, and the next message would map it again: 25 us); those left
+// idle while their owner lived are unmapped when a child exits or another arena is
+// mapped (unmapIdleArenas). A mapping users may hold views of (an Array's data: a
+// non-internal block) is never unmapped that way; the GC does it, once their views are
+// gone. This process's own arenas stay mapped while it lives (it allocates from them).
 //
 // Lifetime of arenas. The owner counts its live blocks in a plain JS number (its
 // allocations and frees cost no atomic operation); other processes decrement a shared
@@ -118,6 +132,8 @@ export class Block {
     readonly off: number,
     /** @internal dedicated segment name, or null */
     readonly seg: string | null,
+    /** @internal memory the library never hands out: see "Internal blocks" above */
+    readonly internal: boolean,
   ) {}
 
   [inspect.custom](): string {
@@ -146,6 +162,10 @@ const ownedByName = new Map<string, Arena>();
 const attached = new Map<string, WeakRef<Arena>>();
 /** Dedicated segments mapped here, weakly (the ArrayBuffer is the mapping). */
 const dedicated = new Map<string, WeakRef<ArrayBuffer>>();
+/** Mappings (dedicated segments, others' arenas) and how many live Blocks here use each. */
+const uses = new Map<ArrayBuffer, number>();
+/** Mappings a non-internal Block's data lies in: users may hold views, never unmapped here. */
+const exposed = new WeakSet<ArrayBuffer>();
 /** Local free lists per class: entries are arenaIndex * ARENA_SIZE + offset. */
 const freeLists: number[][] = Array.from({ length: CLASSES }, () => []);
 /** Misses of the local free lists since the shared stacks were last drained. */
@@ -159,6 +179,8 @@ const freeSlots: number[] = [];
 const adopted = new WeakSet<object>();
 let exitHooked = false;
 let exiting = false;
+/** Set as the exit handler starts: mappings are left to the exit (other handlers may still read). */
+let leaving = false;
 
 const registry = new FinalizationRegistry<Block>((block) => dropRef(block));
 
@@ -295,9 +317,10 @@ function checkSize(size: unknown): number {
 /**
  * A zero-filled block of `size` bytes of shared memory, holding one reference.
  * `align` (1, 2, 4, 8 or 16) is always met: data is 16-byte aligned (page-aligned for
- * blocks larger than MAX_SMALL, which get a segment of their own).
+ * blocks larger than MAX_SMALL, which get a segment of their own). `internal`: its memory
+ * never reaches users, and is unmapped here with the last internal reference.
  */
-export function allocate(size: number, align = 16): Block {
+export function allocate(size: number, align = 16, internal = false): Block {
   checkSize(size);
   if (!(align === 1 || align === 2 || align === 4 || align === 8 || align === 16)) {
     throw new RangeError(`align must be 1, 2, 4, 8 or 16, got ${String(align)}`);
@@ -305,7 +328,7 @@ export function allocate(size: number, align = 16): Block {
   let block: Block;
   if (size <= MAX_SMALL) {
     const off = takeSmall(classOf(size), 0, size);
-    block = new Block(taken.buffer, off + BLOCK_HEADER, size, taken, off, null);
+    block = new Block(taken.buffer, off + BLOCK_HEADER, size, taken, off, null, internal);
   } else {
     let created: { name: string; buffer: ArrayBuffer };
     try {
@@ -322,7 +345,7 @@ export function allocate(size: number, align = 16): Block {
       throw err;
     }
     dedicated.set(created.name, new WeakRef(created.buffer));
-    block = new Block(created.buffer, 0, size, taken, off, created.name);
+    block = new Block(created.buffer, 0, size, taken, off, created.name, internal);
   }
   holdRef(block);
   return block;
@@ -332,6 +355,32 @@ function holdRef(block: Block): void {
   const slot = freeSlots.pop() ?? refSlots.length;
   refSlots[slot] = block;
   block.slot = slot;
+  const { arena } = block;
+  if (block.seg === null && arena.owned) return; // the common case: nothing to count
+  if (!block.internal) exposed.add(block.buffer);
+  if (block.seg !== null) use(block.buffer);
+  if (!arena.owned) use(arena.buffer);
+}
+
+function use(buffer: ArrayBuffer): void {
+  uses.set(buffer, (uses.get(buffer) ?? 0) + 1);
+}
+
+/** A Block on `buffer` was released: true when it was the last and the mapping may go. */
+function unuse(buffer: ArrayBuffer): boolean {
+  const left = (uses.get(buffer) ?? 1) - 1;
+  if (left > 0) {
+    uses.set(buffer, left);
+    return false;
+  }
+  uses.delete(buffer);
+  return !exposed.has(buffer) && !leaving;
+}
+
+/** Unmap `buffer` here, and forget it in `cache` (by `name`) if it is the one cached. */
+function unmap<T extends object>(buffer: ArrayBuffer, cache: Map<string, WeakRef<T>>, name: string, cached: T): void {
+  if (cache.get(name)?.deref() === cached) cache.delete(name);
+  native.shmClose(buffer);
 }
 
 /** Drop `block`'s reference when `owner` is garbage-collected (unless released before). */
@@ -346,28 +395,19 @@ export function releaseBlock(block: Block): void {
   dropRef(block);
 }
 
-/**
- * Drop a block nobody else has seen (made here; no handle, no retain, no view kept): a
- * dedicated segment's mapping goes at once instead of when its buffer is collected, and
- * with it its /dev/shm space.
- */
-export function discardBlock(block: Block): void {
-  dropRef(block);
-  if (block.seg !== null) native.shmClose(block.buffer); // unlinked (and uncached) by dropRef
-}
-
 /** Another reference to the same memory (for a second owner). */
 export function retainBlock(block: Block): Block {
   if (block.released) throw new ValueError('cannot retain a released shared block');
   Atomics.add(block.arena.i32, (block.off >> 2) + B_REF, 1);
-  const copy = new Block(block.buffer, block.byteOffset, block.byteLength, block.arena, block.off, block.seg);
+  const copy = new Block(block.buffer, block.byteOffset, block.byteLength, block.arena, block.off, block.seg, block.internal);
   holdRef(copy);
   return copy;
 }
 
-/** Give back the transit reference of a handle that was never sent. */
+/** Give back the transit reference of a handle that was never sent (or never read). */
 export function dropHandle(handle: BlockHandle): void {
-  releaseBlock(attachBlock(handle));
+  // Internal: a mapping made just for this goes with it; one users hold views of stays.
+  releaseBlock(attachBlock(handle, true));
 }
 
 /** Describe `block` for another process; the handle carries a reference of its own. */
@@ -423,6 +463,7 @@ function attachArena(name: string): Arena {
   if (mine !== undefined) return mine;
   const cached = attached.get(name)?.deref();
   if (cached !== undefined) return cached;
+  unmapIdleArenas();
   let buffer: ArrayBuffer;
   try {
     buffer = native.shmAttach(name).buffer;
@@ -463,8 +504,9 @@ function attachDedicated(name: string, size: number): ArrayBuffer {
 /**
  * The block a handle names, mapped in this process. Adopts the handle's transit
  * reference (attaching the same handle object twice takes a new reference instead).
+ * `internal`: as for allocate.
  */
-export function attachBlock(handle: BlockHandle): Block {
+export function attachBlock(handle: BlockHandle, internal = false): Block {
   const { a, o, g, n, d } = checkHandle(anyBlock, handle, 'shared block');
   const arena = attachArena(a);
   if (o + BLOCK_HEADER > arena.buffer.byteLength) badHandle('offset beyond the arena');
@@ -480,10 +522,10 @@ export function attachBlock(handle: BlockHandle): Block {
   let block: Block;
   if (d === undefined) {
     if ((info & FLAG_CELL) !== 0 || n > classSize(cls)) badHandle('size does not match the block');
-    block = new Block(arena.buffer, o + BLOCK_HEADER, n, arena, o, null);
+    block = new Block(arena.buffer, o + BLOCK_HEADER, n, arena, o, null, internal);
   } else {
     if ((info & FLAG_CELL) === 0) badHandle('not a dedicated segment reference');
-    block = new Block(attachDedicated(d, n), 0, n, arena, o, d);
+    block = new Block(attachDedicated(d, n), 0, n, arena, o, d, internal);
   }
   if (again) Atomics.add(w, h + B_REF, 1);
   else adopted.add(handle);
@@ -517,26 +559,49 @@ function dropRef(block: Block): void {
   const w = arena.i32;
   const h = off >> 2;
   const prev = Atomics.sub(w, h + B_REF, 1);
-  if (prev !== 1) return;
-  if (block.seg !== null) {
-    unlinkSegment(block.seg);
-    dedicated.delete(block.seg);
+  const { seg } = block;
+  if (seg !== null && unuse(block.buffer)) unmap(block.buffer, dedicated, seg, block.buffer);
+  if (prev === 1) {
+    if (seg !== null) {
+      unlinkSegment(seg);
+      dedicated.delete(seg);
+    }
+    if (arena.owned && !exiting) {
+      arena.live--;
+      freeLists[w[h + B_INFO] & CLASS_MASK].push(arena.index * ARENA_SIZE + off);
+      return;
+    }
+    // Push onto the arena's shared stack for its owner.
+    for (;;) {
+      const head = Atomics.load(w, A_FREE);
+      Atomics.store(w, h + B_NEXT, head);
+      if (Atomics.compareExchange(w, A_FREE, head, off) === head) break;
+    }
+    if (Atomics.sub(w, A_LIVE, 1) === 1 && Atomics.load(w, A_OWNER_GONE) !== 0) tryUnlinkArena(arena);
   }
-  if (arena.owned && !exiting) {
-    arena.live--;
-    freeLists[w[h + B_INFO] & CLASS_MASK].push(arena.index * ARENA_SIZE + off);
-    return;
+  // Last: the arena's words are used above.
+  if (!arena.owned && unuse(arena.buffer) && ownerGone(arena)) unmap(arena.buffer, attached, arena.name, arena);
+}
+
+function ownerGone(arena: Arena): boolean {
+  return Atomics.load(arena.i32, A_OWNER_GONE) !== 0;
+}
+
+/**
+ * Unmap the arenas of other processes that no Block here uses any more and whose owner
+ * has left (see "Internal blocks"). Cheap: a look at each arena mapped here.
+ */
+export function unmapIdleArenas(): void {
+  if (leaving) return;
+  for (const [name, ref] of attached) {
+    const arena = ref.deref();
+    if (arena === undefined) attached.delete(name);
+    else if (!uses.has(arena.buffer) && !exposed.has(arena.buffer) && ownerGone(arena)) unmap(arena.buffer, attached, name, arena);
   }
-  // Push onto the arena's shared stack for its owner.
-  for (;;) {
-    const head = Atomics.load(w, A_FREE);
-    Atomics.store(w, h + B_NEXT, head);
-    if (Atomics.compareExchange(w, A_FREE, head, off) === head) break;
-  }
-  if (Atomics.sub(w, A_LIVE, 1) === 1 && Atomics.load(w, A_OWNER_GONE) !== 0) tryUnlinkArena(arena);
 }
 
 function onExit(): void {
+  leaving = true;
   for (const block of refSlots) if (block !== undefined) dropRef(block);
   // From now on this isolate frees like any other process; its count goes to the arena.
   exiting = true;

@@ -3,7 +3,9 @@
 // block, or a dedicated segment above 64 KiB), and the record carries the block's handle;
 // the reader maps it, reads it and drops it, and the block goes away. A handle carries a
 // reference of its own, so the block lives while the record is in the ring, and the
-// resource tracker removes it if the whole tree dies first.
+// resource tracker removes it if the whole tree dies first. The block is internal
+// (heap.ts): the writer's mapping goes as soon as it is written, the reader's as soon as
+// it is read (the message is decoded into memory of its own), not at a GC.
 import { Decoder, Encoder, revive } from './codec.js';
 import { withContext } from './error_context.js';
 import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, dropHandle, releaseBlock } from './heap.js';
@@ -51,7 +53,7 @@ export class Outgoing {
     }
     let block: Block;
     try {
-      block = allocate(n, 16);
+      block = allocate(n, 16, true);
     } catch (err) {
       throw withContext(err, `${owner}.${method}: no shared memory for a ${n}-byte message (too big for the ring, it needs a block of its own)`);
     }
@@ -119,7 +121,7 @@ export class MessageReader implements RecordReader<unknown> {
   finish(read: unknown): unknown {
     if (!(read instanceof Deferred)) return read;
     if (read.wire) return revive(read.value, true);
-    const block = attachBlock(read.value as BlockHandle);
+    const block = attachBlock(read.value as BlockHandle, true);
     try {
       const data = new Uint8Array(block.buffer, block.byteOffset, block.byteLength);
       if (this.asBytes || (read.flags & FLAG_BYTES) !== 0) return copyOut(data, 0, data.length);

@@ -9,7 +9,7 @@ import { integer, orNull } from './handle_shape.js';
 import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
 import { READERS, type Side, WRITERS, adoptEnd, dropEnd, endClosed, endGone, holdEnd, sendEnd } from './pipe_ends.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
-import { GONE, Ring } from './ring.js';
+import { CLOSED, GONE, Ring } from './ring.js';
 import { ringField } from './ring_handle.js';
 import { checkBoolean, checkOptions, timeoutToMs } from './validate.js';
 import { PID } from './owner.js';
@@ -42,7 +42,7 @@ export class PipeConnection extends Connection implements Shareable {
     }
     const r = recvRing;
     this.writersGone = () => r !== null && endGone(r.header, WRITERS);
-    if (recvRing !== null || sendRing !== null) closer.register(this, { recvRing, sendRing }, this);
+    if (recvRing !== null || sendRing !== null) closer.register(this, { recvRing, sendRing, feeder: this.feeder }, this);
   }
 
   private hold(ring: Ring, side: Side, from: number | undefined): void {
@@ -64,7 +64,7 @@ export class PipeConnection extends Connection implements Shareable {
   }
 
   [toHandle](): SharedHandle {
-    if (this.closed) throw new ValueError('Connection is closed');
+    if (this.closed) throw closedError();
     if (this.recvRing !== null) sendEnd(this.recvRing.header, READERS);
     if (this.sendRing !== null) sendEnd(this.sendRing.header, WRITERS);
     return {
@@ -76,7 +76,7 @@ export class PipeConnection extends Connection implements Shareable {
   }
 
   private checkSend(): { ring: Ring; feeder: Feeder } {
-    if (this.closed) throw new ValueError('Connection is closed');
+    if (this.closed) throw closedError();
     if (this.sendRing === null || this.feeder === null) throw new ValueError('Connection is read-only');
     const ring = this.sendRing;
     if (endClosed(ring.header, READERS)) throw brokenPipe('the other end of the pipe is closed');
@@ -93,7 +93,7 @@ export class PipeConnection extends Connection implements Shareable {
   }
 
   private checkRecv(): Ring {
-    if (this.closed) throw new ValueError('Connection is closed');
+    if (this.closed) throw closedError();
     if (this.recvRing === null) throw new ValueError('Connection is write-only');
     return this.recvRing;
   }
@@ -104,6 +104,7 @@ export class PipeConnection extends Connection implements Shareable {
 
   private static sent(result: PutResult): void {
     if (result === GONE) throw brokenPipe('the other end of the pipe is closed');
+    if (result === CLOSED) throw closedError();
   }
 
   /** Send `obj` (structured clone, shared objects as handles); resolves when it is in the pipe. */
@@ -136,6 +137,7 @@ export class PipeConnection extends Connection implements Shareable {
 
   private received(got: unknown, reader: MessageReader): unknown {
     if (got === GONE) throw new EOFError('the other end of the pipe is closed and nothing is left to receive');
+    if (got === CLOSED) throw closedError(); // this end was closed while it waited
     return reader.finish(got);
   }
 
@@ -173,7 +175,9 @@ export class PipeConnection extends Connection implements Shareable {
   async pollUntil(timeout: number | null, signal?: AbortSignal): Promise<boolean> {
     const ms = timeoutToMs('timeout', timeout);
     const ring = this.checkRecv();
-    return (await ring.poll(ms, signal, this.writersGone)) !== false;
+    const got = await ring.poll(ms, signal, this.writersGone);
+    if (got === CLOSED) throw closedError();
+    return got !== false;
   }
 
   pollSync(timeout: number | null = 0): boolean {
@@ -182,24 +186,37 @@ export class PipeConnection extends Connection implements Shareable {
     return ring.pollSync(ms, this.writersGone) !== false;
   }
 
-  /** Close this end; the peer's recv then ends with EOFError once drained. Idempotent. */
+  /**
+   * Close this end; the peer's recv then ends with EOFError once drained, and a recv or
+   * poll of this end still waiting rejects. Idempotent.
+   */
   close(): void {
     if (this.closed) return;
     closer.unregister(this);
-    const feeder = this.feeder;
-    const recvRing = this.recvRing;
-    const sendRing = this.sendRing;
+    const ends = { recvRing: this.recvRing, sendRing: this.sendRing, feeder: this.feeder };
     this.recvRing = null;
     this.sendRing = null;
     this.feeder = null;
-    if (recvRing !== null) release(recvRing, READERS);
-    if (sendRing !== null) {
-      // Messages still pending here go first, as an OS pipe's buffer would.
-      if (feeder === null || feeder.pending === 0) release(sendRing, WRITERS);
-      else void feeder.idle().then(() => release(sendRing, WRITERS));
-    }
+    releaseEnds(ends);
   }
+}
 
+const closedError = () => new ValueError('Connection is closed');
+
+interface Ends {
+  recvRing: Ring | null;
+  sendRing: Ring | null;
+  feeder: Feeder | null;
+}
+
+function releaseEnds({ recvRing, sendRing, feeder }: Ends): void {
+  if (recvRing !== null) release(recvRing, READERS);
+  if (sendRing !== null) {
+    // Messages still pending here go first, as an OS pipe's buffer would (and the ring
+    // must outlive the flush that writes them).
+    if (feeder === null || feeder.pending === 0) release(sendRing, WRITERS);
+    else void feeder.idle().then(() => release(sendRing, WRITERS));
+  }
 }
 
 function release(ring: Ring, side: Side): void {
@@ -209,10 +226,7 @@ function release(ring: Ring, side: Side): void {
 }
 
 /** Connections collected without close() still let their peers see EOF. */
-const closer = new FinalizationRegistry<{ recvRing: Ring | null; sendRing: Ring | null }>(({ recvRing, sendRing }) => {
-  if (recvRing !== null) release(recvRing, READERS);
-  if (sendRing !== null) release(sendRing, WRITERS);
-});
+const closer = new FinalizationRegistry<Ends>(releaseEnds);
 
 export interface PipeOptions {
   /** false: a one-way pipe, the first connection receives and the second sends. Default true. */

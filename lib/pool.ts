@@ -364,6 +364,7 @@ export class Pool implements AsyncDisposable {
         try {
           r = await this.results.get({ signal: abort.signal });
         } catch {
+          if (this.released) break; // the result queue is closed: nothing more comes
           continue; // chunks were dropped (abort, terminate): look again
         } finally {
           this.drainAbort = null;

@@ -376,6 +376,8 @@ export class Process<A extends unknown[] = unknown[]> {
     if (s.daemon) daemonStarted();
     void popen.exited.then(() => {
       if (s.daemon) daemonEnded();
+      // Its arenas, mapped here for the blocks it sent, can go now (heap.ts).
+      (require('./heap.js') as typeof import('./heap.js')).unmapIdleArenas();
       // Python drops target and args at start; keep them until the child has them.
       s.target = undefined;
       s.args = [];

@@ -4,12 +4,12 @@
 // (messages.ts), so a message of any size works.
 import { Empty, Full, ValueError } from './errors.js';
 import { Feeder, type PutResult } from './feeder.js';
-import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
+import { deadlineAfter, remaining, waitSync, wake } from './futex.js';
 import { integer } from './handle_shape.js';
 import { MessageReader, Outgoing, leftoverBlocks } from './messages.js';
 import { HANDLE_KIND, type Shareable, type SharedHandle, registerReviver, toHandle } from './reduction.js';
 import { takeParts, withParts } from './revived_parts.js';
-import { EXTRA, NOTHING, Ring } from './ring.js';
+import { CLOSED, EXTRA, NOTHING, Ring } from './ring.js';
 import { ringField } from './ring_handle.js';
 import { checkBoolean, checkInteger, checkOptions, noExtraArguments, timeoutToMs } from './validate.js';
 
@@ -72,7 +72,7 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
   }
 
   protected checkOpen(): void {
-    if (this.closed) throw new ValueError(`${this.kind} is closed`);
+    if (this.closed) throw this.closedError();
   }
 
   protected encode(obj: unknown, method: string): Outgoing {
@@ -81,7 +81,13 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
   }
 
   protected putResult(result: PutResult): void {
-    if (result !== true) throw new Full(`${this.kind} is full`);
+    if (result === true) return;
+    if (result === CLOSED) throw this.closedError();
+    throw new Full(`${this.kind} is full`);
+  }
+
+  protected closedError(): ValueError {
+    return new ValueError(`${this.kind} is closed`);
   }
 
   protected getSyncValue(timeoutMs: number): T {
@@ -94,6 +100,7 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
   protected async getValue(timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
     this.checkOpen();
     const got = await this.ring.take(this.reader, timeoutMs, signal);
+    if (got === CLOSED) throw this.closedError(); // closed while it waited
     if (got === NOTHING) {
       if (signal?.aborted) throw signal.reason;
       throw new Empty(`${this.kind} is empty`);
@@ -121,12 +128,14 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
    * that needs work after its consume (v8 format, big) comes back as an opaque object.
    */
   peekNow(): unknown {
+    if (this.closed) return undefined; // its ring may be released
     const got = this.ring.peek(this.peekReader);
     return got === NOTHING ? undefined : got;
   }
 
   /** @internal The next message, or undefined when there is none; never waits. */
   takeNow(): T | undefined {
+    if (this.closed) return undefined; // its ring may be released
     const got = this.ring.tryTake(this.reader);
     return got === NOTHING ? undefined : (this.reader.finish(got) as T);
   }
@@ -138,13 +147,18 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
   }
 
   /**
-   * No more puts from this object (gets fail too). Messages still pending in this
-   * process are flushed in the background; joinThread() waits for that. Idempotent.
+   * No more puts from this object (gets fail too, a get waiting now rejects). Messages
+   * still pending in this process are flushed in the background; joinThread() waits for
+   * that. Then the ring is released, and its memory unmapped here if nothing else here
+   * uses it. Idempotent.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.feeder.idle().then(() => this.ring.release(leftoverBlocks));
+    // At once when nothing is pending (a loop of queues must not wait for the event loop
+    // to give their memory back); else once the feeder, which writes into it, is done.
+    if (this.feeder.pending === 0) this.ring.release(leftoverBlocks);
+    else void this.feeder.idle().then(() => this.ring.release(leftoverBlocks));
   }
 
   /** Python's join_thread: resolves when this process's pending puts are in the queue. */
@@ -273,17 +287,24 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
   }
 
   override async put(obj: T, options?: PutOptions): Promise<void> {
-    // Counted before the message can be taken, so taskDone() never sees it early.
-    Atomics.add(this.ring.header, UNFINISHED, 1);
+    // The ring stays mapped here until a failed put has taken its count back.
+    if (!this.ring.enter()) throw this.closedError();
     try {
-      await super.put(obj, options);
-    } catch (err) {
-      this.undoPut();
-      throw err;
+      // Counted before the message can be taken, so taskDone() never sees it early.
+      Atomics.add(this.ring.header, UNFINISHED, 1);
+      try {
+        await super.put(obj, options);
+      } catch (err) {
+        this.undoPut();
+        throw err;
+      }
+    } finally {
+      this.ring.leave();
     }
   }
 
   override putSync(obj: T, options?: PutOptions): void {
+    this.checkOpen();
     Atomics.add(this.ring.header, UNFINISHED, 1);
     try {
       super.putSync(obj, options);
@@ -315,19 +336,13 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
     }
   }
 
-  /** Resolves when every item put has been marked done with taskDone(). */
+  /** Resolves when every item put has been marked done with taskDone(); rejects if closed meanwhile. */
   async join(): Promise<void> {
-    this.checkOpen();
-    const h = this.ring.header;
     for (;;) {
-      const n = Atomics.load(h, UNFINISHED);
+      this.checkOpen(); // also after each sleep: a closed queue's ring may be gone
+      const n = Atomics.load(this.ring.header, UNFINISHED);
       if (n <= 0) return;
-      Atomics.add(h, JOIN_SLEEPERS, 1);
-      try {
-        await waitAsync(h, UNFINISHED, n, Infinity);
-      } finally {
-        Atomics.sub(h, JOIN_SLEEPERS, 1);
-      }
+      await this.ring.sleepOn(JOIN_SLEEPERS, UNFINISHED, n, Infinity);
     }
   }
 

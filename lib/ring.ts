@@ -29,9 +29,16 @@
 // between HEAD and TAIL and inside the data area. A ring that fails a check is beyond
 // repair (where the next record starts is lost): reads throw a ValueError saying so, HEAD
 // stays where it is, and release walks no further than the checks allow.
+//
+// Release: a ring's block is internal (heap.ts), so this process's mapping goes with its
+// last Ring object on it, and with the mapping every view of it. Whatever waits on the
+// ring's words (a pending get, a feeder's flush, a JoinableQueue's join) is cancelled by
+// release() and ends with CLOSED; the block goes once the last of them has left the
+// words, so nothing reads memory that is gone (a later use gets a RangeError from a
+// length-0 view, never a fault).
 import { ValueError } from './errors.js';
-import { deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
-import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, discardBlock, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
+import { WaitGroup, deadlineAfter, remaining, waitAsync, waitSync, wake } from './futex.js';
+import { type Block, type BlockHandle, allocate, attachBlock, blockHandle, refcount, releaseBlock, retainBlock, trackOwner } from './heap.js';
 import { acquireWordSync, releaseWord } from './lock_word.js';
 import { PID } from './owner.js';
 import { availableParallelism } from 'node:os';
@@ -53,7 +60,10 @@ const W_SLEEP = 64; // and W_SLEEP + 1, likewise
 /** First word free for the ring's users (queues, pipes): see EXTRA_WORDS. */
 export const EXTRA = 80;
 export const EXTRA_WORDS = 96;
-const HEADER_BYTES = 768;
+/** Bytes before the data: the header words, whole cache lines. */
+export const HEADER_BYTES = 768;
+/** The smallest data area (a power of two). */
+export const MIN_CAPACITY = 64;
 const MAGIC = 0x474e4952; // 'RING'
 
 // Record header flags.
@@ -88,8 +98,12 @@ export interface RecordReader<T> {
 export const NOTHING: unique symbol = Symbol('nothing');
 /** Returned by take/put when the `gone` check said the peer is gone. */
 export const GONE: unique symbol = Symbol('gone');
+/** Returned by a wait that this Ring object's release() ended: the ring must not be used. */
+export const CLOSED: unique symbol = Symbol('closed');
 
-export type WaitEnd = typeof NOTHING | typeof GONE;
+export type WaitEnd = typeof NOTHING | typeof GONE | typeof CLOSED;
+/** A Sync wait cannot see a release (it blocks the only thread that could release). */
+export type SyncWaitEnd = typeof NOTHING | typeof GONE;
 
 /** Checked by waiters between sleeps (pipes: is the other end still held anywhere?). */
 export type GoneCheck = () => boolean;
@@ -127,6 +141,16 @@ export class Ring {
   private headTaken = Number.NaN;
   /** Set by locate: the byte counter of the record it found (past a PAD). */
   private found = 0;
+  /** This object's async waits on the ring's words; ended by release(). */
+  private readonly waits = new WaitGroup();
+  /**
+   * Async users between two touches of the ring's words (a sleeper between its count's
+   * increment and decrement, a JoinableQueue put that may undo its count): release()
+   * leaves the memory mapped until the last of them has left.
+   */
+  private users = 0;
+  /** What release() was given, for the deferred drop. */
+  private leftover: RecordReader<void> | undefined;
 
   private constructor(block: Block) {
     this.block = block;
@@ -137,8 +161,8 @@ export class Ring {
     if (magic !== MAGIC) throw new ValueError(`shared block is not a queue or pipe ring (its magic word is 0x${(magic >>> 0).toString(16)}): the handle is stale or the ring is corrupted`);
     this.capacity = this.header[CAP_WORD]!;
     const room = byteLength - HEADER_BYTES;
-    if (this.capacity < 64 || (this.capacity & (this.capacity - 1)) !== 0 || this.capacity > room) {
-      throw corrupted(`its capacity word says ${this.capacity} bytes, not a power of two >= 64 that fits its ${room}-byte data area`);
+    if (this.capacity < MIN_CAPACITY || (this.capacity & (this.capacity - 1)) !== 0 || this.capacity > room) {
+      throw corrupted(`its capacity word says ${this.capacity} bytes, not a power of two >= ${MIN_CAPACITY} that fits its ${room}-byte data area`);
     }
     this.mask = this.capacity - 1;
     this.maxPayload = this.capacity / 2 - 8;
@@ -154,14 +178,14 @@ export class Ring {
     trackOwner(this, block);
   }
 
-  /** A new empty ring of `capacity` bytes (a power of two, at least 64). */
+  /** A new empty ring of `capacity` bytes (a power of two, at least MIN_CAPACITY). */
   static create(capacity: number): Ring {
-    if (capacity < 64 || (capacity & (capacity - 1)) !== 0) throw new RangeError('ring capacity must be a power of two >= 64');
-    const block = allocate(HEADER_BYTES + capacity, 16);
+    if (capacity < MIN_CAPACITY || (capacity & (capacity - 1)) !== 0) throw new RangeError(`ring capacity must be a power of two >= ${MIN_CAPACITY}`);
+    const block = allocate(HEADER_BYTES + capacity, 16, true);
     const h = new Int32Array(block.buffer, block.byteOffset, HEADER_BYTES / 4);
     h[CAP_WORD] = capacity;
     Atomics.store(h, MAGIC_WORD, MAGIC);
-    return new Ring(block);
+    return Ring.holding(block);
   }
 
   /** Two new rings, or none: the first is released again when the second cannot be made. */
@@ -170,14 +194,14 @@ export class Ring {
     try {
       return [a, Ring.create(capacity)];
     } catch (err) {
-      discardBlock(a.block); // never seen by anyone: its space is free again now
+      a.release(); // never seen by anyone: its space is free again now
       throw err;
     }
   }
 
   /** The ring a handle names, holding a reference of its own. */
   static attach(handle: BlockHandle): Ring {
-    return Ring.holding(attachBlock(handle));
+    return Ring.holding(attachBlock(handle, true));
   }
 
   /** Another reference to the same ring (for a second owner that releases on its own). */
@@ -185,7 +209,7 @@ export class Ring {
     return Ring.holding(retainBlock(this.block));
   }
 
-  /** A ring over `block`, whose reference it takes; dropped if the block is no ring. */
+  /** A ring over `block`, whose reference it takes; dropped (and unmapped) if the block is no ring. */
   private static holding(block: Block): Ring {
     try {
       return new Ring(block);
@@ -200,12 +224,39 @@ export class Ring {
     return blockHandle(this.block);
   }
 
+  /** Whether release() was called: the ring's memory must not be touched through this object. */
+  get released(): boolean {
+    return this.waits.ended;
+  }
+
   /**
    * Drop this reference. When it is the last one anywhere, `leftover` first sees each
    * record still in the ring (so that what records point to, big messages' blocks, is
-   * freed with it).
+   * freed with it). This object's async waits end with CLOSED; the reference goes (and
+   * with the last one here, the mapping) once they have all left. Idempotent.
    */
   release(leftover?: RecordReader<void>): void {
+    if (this.waits.ended) return;
+    this.leftover = leftover;
+    this.waits.end();
+    if (this.users === 0) this.drop();
+  }
+
+  /** An async user starts (see `users`); false if this object is released already. */
+  enter(): boolean {
+    if (this.waits.ended) return false;
+    this.users++;
+    return true;
+  }
+
+  /** An async user is done with the ring's words: the last one out drops a released ring. */
+  leave(): void {
+    if (--this.users === 0 && this.waits.ended) this.drop();
+  }
+
+  private drop(): void {
+    const leftover = this.leftover;
+    this.leftover = undefined;
     if (leftover !== undefined && !this.block.released && refcount(this.block) === 1) {
       const h = this.header;
       let head = Atomics.load(h, HEAD);
@@ -308,10 +359,11 @@ export class Ring {
   }
 
   /** Wait until `len` bytes would fit (true), the deadline passes (NOTHING) or GONE. */
-  waitRoomSync(len: number, maxsize: number, deadline: number, gone?: GoneCheck): true | WaitEnd {
+  waitRoomSync(len: number, maxsize: number, deadline: number, gone?: GoneCheck): true | SyncWaitEnd {
     return this.waitSync(W_SLEEP, HEAD, () => this.hasRoom(len, maxsize), deadline, SPIN_MS, gone);
   }
 
+  /** waitRoomSync without blocking; also CLOSED when this object is released meanwhile. */
   waitRoom(len: number, maxsize: number, deadline: number, signal?: AbortSignal, gone?: GoneCheck): Promise<true | WaitEnd> {
     return this.waitAsync(W_SLEEP, HEAD, () => this.hasRoom(len, maxsize), deadline, signal, gone);
   }
@@ -407,7 +459,7 @@ export class Ring {
   }
 
   /** Take a record, waiting up to `timeoutMs`. NOTHING on timeout; GONE if `gone` says so. */
-  takeSync<T>(reader: RecordReader<T>, timeoutMs: number, gone?: GoneCheck): T | WaitEnd {
+  takeSync<T>(reader: RecordReader<T>, timeoutMs: number, gone?: GoneCheck): T | SyncWaitEnd {
     const first = this.tryTake(reader);
     if (first !== NOTHING || timeoutMs === 0) return first;
     const deadline = deadlineAfter(timeoutMs);
@@ -420,6 +472,7 @@ export class Ring {
     }
   }
 
+  /** takeSync without blocking; also CLOSED when this object is released meanwhile. */
   async take<T>(reader: RecordReader<T>, timeoutMs: number, signal?: AbortSignal, gone?: GoneCheck): Promise<T | WaitEnd> {
     const first = this.tryTake(reader);
     if (first !== NOTHING || timeoutMs === 0) return first;
@@ -427,6 +480,7 @@ export class Ring {
     const ready = () => !this.isEmpty();
     for (;;) {
       const end = await this.waitAsync(R_SLEEP, TAIL, ready, deadline, signal, gone);
+      if (this.waits.ended) return CLOSED; // (also when released after the wait ended)
       const value = this.tryTake(reader);
       if (value !== NOTHING) return value;
       if (end !== true) return end;
@@ -442,12 +496,30 @@ export class Ring {
     return end === NOTHING ? false : end;
   }
 
-  async poll(timeoutMs: number, signal?: AbortSignal, gone?: GoneCheck): Promise<boolean | typeof GONE> {
+  async poll(timeoutMs: number, signal?: AbortSignal, gone?: GoneCheck): Promise<boolean | typeof GONE | typeof CLOSED> {
     const ready = () => !this.isEmpty();
     if (ready()) return true;
     if (timeoutMs === 0) return gone?.() ? GONE : false;
     const end = await this.waitAsync(R_SLEEP, TAIL, ready, deadlineAfter(timeoutMs), signal, gone);
     return end === NOTHING ? false : end;
+  }
+
+  /**
+   * Sleep while header word `word` holds `seen` (until a wake, or `timeoutMs`), counted in
+   * header word `sleepers`: for the ring's users' own words (JoinableQueue's count). False
+   * when this object was released meanwhile: the caller must not touch the header then.
+   */
+  async sleepOn(sleepers: number, word: number, seen: number, timeoutMs: number): Promise<boolean> {
+    if (!this.enter()) return false;
+    const h = this.header;
+    Atomics.add(h, sleepers, 1);
+    try {
+      await waitAsync(h, word, seen, timeoutMs, undefined, this.waits);
+    } finally {
+      Atomics.sub(h, sleepers, 1);
+      this.leave();
+    }
+    return !this.waits.ended;
   }
 
   /** Wake everyone sleeping on the ring (an end closed: let them look at `gone`). */
@@ -490,7 +562,7 @@ export class Ring {
    * Wait until `ready()` (true), the deadline (NOTHING) or `gone()` (GONE, checked only
    * when not ready). Spins up to `spinMs`, then sleeps on `word` counted in `sleepers`.
    */
-  private waitSync(sleepers: number, word: number, ready: () => boolean, deadline: number, spinMs: number, gone?: GoneCheck): true | WaitEnd {
+  private waitSync(sleepers: number, word: number, ready: () => boolean, deadline: number, spinMs: number, gone?: GoneCheck): true | SyncWaitEnd {
     const h = this.header;
     if (spin(ready, deadline, spinMs)) return true;
     for (;;) {
@@ -518,6 +590,7 @@ export class Ring {
     gone?: GoneCheck,
   ): Promise<true | WaitEnd> {
     const h = this.header;
+    if (this.waits.ended) return CLOSED;
     if (spin(ready, deadline, SPIN_MS_ASYNC)) return true;
     for (;;) {
       if (ready()) return true;
@@ -528,13 +601,16 @@ export class Ring {
       const seen = Atomics.load(h, word);
       let result = 'not-equal';
       const slept = !ready();
+      this.users++;
       try {
-        if (slept) result = await waitAsync(h, word, seen, Math.min(left, gone ? GONE_SLICE_MS : MAX_SLICE_MS), signal);
+        if (slept) result = await waitAsync(h, word, seen, Math.min(left, gone ? GONE_SLICE_MS : MAX_SLICE_MS), signal, this.waits);
       } finally {
         Atomics.sub(h, sleepers, 1);
         // Also after a cancel, which may have swallowed a wake meant for another sleeper.
         if (slept) this.woke(sleepers, word, ready);
+        this.leave(); // last: a released ring's memory may go here
       }
+      if (this.waits.ended) return CLOSED;
       if (result === 'cancelled') return NOTHING;
     }
   }

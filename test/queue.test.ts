@@ -2,7 +2,7 @@
 // (targets in fixtures/queue-targets.mjs), over real shared memory. Covers API.md's
 // "Queues and pipes" and the conventions (timeouts, Sync forms, errors, close/using).
 import { execFile } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -12,6 +12,7 @@ import * as targets from './fixtures/queue-targets.mjs';
 import { expectThrows } from './helpers/assert.js';
 import { fixtureUrl } from './helpers/scripts.js';
 import { failure, settles, sleep, until } from './helpers/async.js';
+import { mappedSegments } from './helpers/shm_maps.js';
 
 const T = (name: string) => ({ module: fixtureUrl('queue-targets.mjs'), name });
 
@@ -87,20 +88,9 @@ const gc = runInNewContext('gc') as () => void;
 const ARENA_BYTES = 1 << 20;
 
 /**
- * Names of the shared-memory segments this process maps now and that still exist (Linux:
- * /proc/self/maps; an unlinked one shows as "(deleted)"). Other test files may use
- * /dev/shm at the same time, so segments are followed through this process's own maps.
+ * Watches which segments this process maps while a test runs (other test files may use
+ * /dev/shm at the same time, so segments are followed through this process's own maps).
  */
-function mappedSegments(): Set<string> {
-  const out = new Set<string>();
-  for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
-    const m = /\/dev\/shm\/(\S+)$/.exec(line);
-    if (m) out.add(m[1]!);
-  }
-  return out;
-}
-
-/** Watches which segments this process maps while a test runs. */
 class SegmentWatch {
   private readonly before = mappedSegments();
   private readonly seen = new Set<string>();
@@ -112,15 +102,20 @@ class SegmentWatch {
   }
   /** Those seen that still exist, but for 1 MiB arenas (this process keeps them for small blocks). */
   left(): string[] {
-    const out: string[] = [];
-    for (const name of this.seen) {
-      try {
-        if (statSync(`/dev/shm/${name}`).size !== ARENA_BYTES) out.push(name);
-      } catch {
-        // gone: good
-      }
-    }
-    return out;
+    return [...this.seen].filter((name) => existsSync(`/dev/shm/${name}`) && !isArena(name));
+  }
+  /** Those seen that this process still maps, but for arenas (which stay mapped while it lives). */
+  mapped(): string[] {
+    const now = mappedSegments();
+    return [...this.seen].filter((name) => now.has(name) && !isArena(name));
+  }
+}
+
+function isArena(name: string): boolean {
+  try {
+    return statSync(`/dev/shm/${name}`).size === ARENA_BYTES;
+  } catch {
+    return false; // unlinked
   }
 }
 
@@ -358,8 +353,10 @@ describe('Queue in one process', () => {
     expect(q.getNowait()).toBe('putNowait');
     expect(await q.get({ block: true, timeout: null })).toBe('put block');
     expect(q.getSync({ block: true, timeout: 1 })).toBe('putSync block');
-    expect(q.get()).toBeInstanceOf(Promise);
+    const pending = q.get();
+    expect(pending).toBeInstanceOf(Promise);
     await q.put('last');
+    expect(await pending).toBe('last');
     q.close();
   });
 
@@ -872,7 +869,7 @@ describe('messages bigger than the ring', () => {
     gc();
   });
 
-  it('leaves no shared-memory segment behind once the queue is closed and collected', async () => {
+  it('leaves no shared-memory segment behind, and none mapped here, once the queues are closed (no GC needed)', async () => {
     gc();
     const watch = new SegmentWatch();
     await (async () => {
@@ -889,39 +886,32 @@ describe('messages bigger than the ring', () => {
         watch.sample();
       }
       expect(await joined(p)).toBe(0);
+      // (A big message's block is mapped here only while it is written or read.)
+      expect(watch.count).toBeGreaterThanOrEqual(2); // the two rings, at least
+      expect(watch.mapped().length).toBeGreaterThanOrEqual(2);
       q.close();
       back.close();
-      await q.joinThread();
+      // At once: nothing pending, so close() released the rings, and this process's
+      // mappings (their pages) went with them, not at a GC.
+      expect({ left: watch.left(), mapped: watch.mapped() }).toEqual({ left: [], mapped: [] });
     })();
-    expect(watch.count).toBeGreaterThanOrEqual(4); // two rings and the big messages, at least
-    let left: string[] = [];
-    const clean = await until(() => {
-      gc();
-      left = watch.left();
-      return left.length === 0;
-    }, 5_000);
-    expect(clean, `left in /dev/shm: ${left.join(', ')}`).toBe(true);
   });
 
-  it('a big message still in the queue when it is closed and collected does not leave its segment behind', async () => {
-    gc();
+  it('a big message still in the queue when it is closed does not leave its segment behind (no GC needed)', () => {
     const watch = new SegmentWatch();
-    await (async () => {
-      const q = new mp.Queue();
-      q.putSync(Buffer.alloc(2 * MiB, 1));
-      q.putSync('small');
-      watch.sample();
-      q.close();
-      await q.joinThread();
-    })();
-    expect(watch.count).toBe(2); // the ring and the message's block
-    let left: string[] = [];
-    const clean = await until(() => {
-      gc();
-      left = watch.left();
-      return left.length === 0;
-    }, 1_500);
-    expect(clean, `left in /dev/shm: ${left.map((n) => `${n} (${statSync(`/dev/shm/${n}`).size} bytes)`).join(', ')}`).toBe(true);
+    const q = new mp.Queue();
+    q.putSync(Buffer.alloc(2 * MiB, 1));
+    q.putSync('small');
+    watch.sample();
+    // The record names the message's block (peekNow: the record as read, not consumed).
+    const block = ((q.peekNow() as { value: { d?: string } }).value.d ?? '') as string;
+    expect(block).toMatch(/\S/);
+    expect(existsSync(`/dev/shm/${block}`)).toBe(true);
+    expect(mappedSegments().has(block)).toBe(false); // unmapped once written
+    expect(watch.count).toBe(1); // the ring
+    q.close();
+    expect(existsSync(`/dev/shm/${block}`)).toBe(false);
+    expect({ left: watch.left(), mapped: watch.mapped() }).toEqual({ left: [], mapped: [] });
   });
 });
 
