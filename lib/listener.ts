@@ -212,12 +212,20 @@ export async function wait(objects: Iterable<Waitable>, timeout?: number | null)
   const controller = new AbortController();
   // Each poll ends when its connection is ready or at the timeout; the first ready one
   // ends the wait and the others are told to stop.
+  // A poll that rejects (its connection was closed meanwhile) ends the wait too: readyNow()
+  // reports a closed connection as ready.
   const polls = list.map((c) =>
-    c.pollUntil(timeout ?? null, controller.signal).then((ready) => {
-      if (ready) controller.abort();
-    }),
+    c.pollUntil(timeout ?? null, controller.signal).then(
+      (ready) => {
+        if (ready) controller.abort();
+      },
+      () => controller.abort(),
+    ),
   );
-  await Promise.race([Promise.all(polls), new Promise((r) => controller.signal.addEventListener('abort', r, { once: true }))]);
-  controller.abort();
+  try {
+    await Promise.race([Promise.all(polls), new Promise((r) => controller.signal.addEventListener('abort', r, { once: true }))]);
+  } finally {
+    controller.abort(); // the other polls stop, whatever ended the wait
+  }
   return readyNow();
 }

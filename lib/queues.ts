@@ -156,8 +156,11 @@ abstract class RingQueue<T> implements Shareable, Disposable, AsyncDisposable {
     if (this.closed) return;
     this.closed = true;
     // At once when nothing is pending (a loop of queues must not wait for the event loop
-    // to give their memory back); else once the feeder, which writes into it, is done.
-    if (this.feeder.pending === 0) this.ring.release(leftoverBlocks);
+    // to give their memory back), or when cancelJoinThread() said pending puts may be lost
+    // (Python's documented loss; a feeder waiting for room that no reader will make would
+    // otherwise hold the ring and the process forever: Pool.terminate with tasks buffered);
+    // else once the feeder, which writes into it, is done.
+    if (this.feeder.pending === 0 || !this.feeder.keepsAlive) this.ring.release(leftoverBlocks);
     else void this.feeder.idle().then(() => this.ring.release(leftoverBlocks));
   }
 

@@ -1,9 +1,10 @@
 // Regressions found by review: a ring attached after more than 2 GiB of traffic, Sync
 // waits (joinSync, Event.waitSync) while this thread still holds puts the ring had no
 // room for, and a ring whose shared memory was scribbled over (issue 8).
+import { createRequire } from 'node:module';
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
-import { fixtureUrl } from './helpers/scripts.js';
+import { fixturePath, fixtureUrl, startScript } from './helpers/scripts.js';
 
 const T = (name: string) => ({ module: fixtureUrl('queue-targets.mjs'), name });
 
@@ -91,4 +92,31 @@ describe('queue regressions', () => {
     expect(p.exitcode).toBe(0);
     q.close();
   }, 60_000);
+
+  for (const mode of ['queue', 'pool']) {
+    it(`a program whose puts are buffered with no reader ends after ${mode === 'queue' ? 'cancelJoinThread() + close()' : 'pool.terminate()'} (they are lost, as in Python)`, async () => {
+      // The feeder waited for room no reader would make, holding the ring and the process.
+      const run = startScript(fixturePath('cancel-close-exit.mjs'), [mode]);
+      const timer = setTimeout(() => run.proc.kill('SIGKILL'), 20_000);
+      const r = await run.done;
+      clearTimeout(timer);
+      expect(r.signal, `the program hung (killed after 20 s); stderr: ${r.stderr}`).toBe(null);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.reports).toEqual(['done']);
+    }, 60_000);
+  }
+
+  it('connection.wait() ends when one of its connections is closed meanwhile, and stops its other polls', async () => {
+    const [a1] = mp.Pipe();
+    const [b1, b2] = mp.Pipe();
+    setTimeout(() => a1.close(), 50);
+    const ready = await mp.connection.wait([a1, b1]);
+    expect(ready).toEqual([a1]);
+    // b1's poll was told to stop: a message sent now is still there to read, and nothing waits on it.
+    const native = createRequire(import.meta.url)('../dist/native.js').native as { pendingWaits(): number };
+    expect(native.pendingWaits()).toBe(0);
+    b2.sendSync('still there');
+    expect(b1.recvSync()).toBe('still there');
+    for (const c of [b1, b2]) c.close();
+  });
 });
