@@ -148,3 +148,69 @@ export function fuzzHarness(name: string) {
 
   return { fail, fuzz, countCall, stray, writeReport };
 }
+
+/**
+ * Whether structured clone carries `v` faithfully enough to compare after a round trip
+ * (class instances arrive as plain objects, Errors and functions differ): plain data, Map,
+ * Set, Date, typed arrays, ArrayBuffers and boxed primitives. `excluded` objects (a suite's
+ * hostile inputs) count as not faithful.
+ */
+export function faithful(v: unknown, excluded: (o: object) => boolean = () => false, depth = 0): boolean {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return typeof v !== 'symbol';
+  if (typeof v === 'function' || depth > 6 || excluded(v)) return false;
+  if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date) return true;
+  if (v instanceof Number || v instanceof String || v instanceof Boolean || Object.prototype.toString.call(v) === '[object BigInt]') return true;
+  const deeper = (x: unknown) => faithful(x, excluded, depth + 1);
+  if (v instanceof Map) return [...v].every(([k, x]) => deeper(k) && deeper(x));
+  if (v instanceof Set) return [...v].every(deeper);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null && proto !== Array.prototype) return false;
+  return Object.keys(v).every((k) => deeper((v as Record<string, unknown>)[k]));
+}
+
+/** Whether key `k` is an array index (0 to 2**32-2), not a named property. */
+function isArrayIndex(k: string): boolean {
+  const n = Number(k);
+  return String(n >>> 0) === k && n < 2 ** 32 - 1;
+}
+
+/**
+ * `v` with what a structured clone changes undone (null prototypes, invalid Dates), for a
+ * deep comparison. Arrays are walked by their keys (a holey array's length may be
+ * 2**32-1); `arrayNames` keeps their named (non-index) properties too, which the queue
+ * codec's fast path drops by design.
+ */
+export function normalize(v: unknown, arrayNames: boolean, seen = new Map<object, unknown>()): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (seen.has(v)) return seen.get(v);
+  const again = (x: unknown) => normalize(x, arrayNames, seen);
+  if (v instanceof Date) return `Date(${v.getTime()})`;
+  if (v instanceof Map) {
+    const out = new Map();
+    seen.set(v, out);
+    for (const [k, x] of v) out.set(again(k), again(x));
+    return out;
+  }
+  if (v instanceof Set) {
+    const out = new Set();
+    seen.set(v, out);
+    for (const x of v) out.add(again(x));
+    return out;
+  }
+  if (Array.isArray(v)) {
+    const out: unknown[] = new Array(v.length);
+    seen.set(v, out);
+    const from = v as unknown as Record<string, unknown>;
+    const to = out as unknown as Record<string, unknown>;
+    for (const k of Object.keys(v)) if (arrayNames || isArrayIndex(k)) to[k] = again(from[k]);
+    return out;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    const out: Record<string, unknown> = {};
+    seen.set(v, out);
+    for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: again((v as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+    return out;
+  }
+  return v;
+}
