@@ -4,18 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { until } from './helpers/async.js';
 
 const root = path.join(__dirname, '..');
 const linux = process.platform === 'linux';
-
-async function until(ok: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return true;
-}
 
 /** The environment of a process that is the root of its own tree (no inherited tracker). */
 function ownTreeEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
