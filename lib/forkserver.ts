@@ -24,6 +24,7 @@ import * as v8 from 'node:v8';
 import { forkserverPreloads, onForkserverPreload } from './context.js';
 import { ProcessError } from './errors.js';
 import * as S from './forkserver_shared.js';
+import { waitAsync } from './futex.js';
 import { native } from './native.js';
 import { currentProcess } from './process.js';
 import { createTrackedSegment, trackerForChild, unregister } from './resource_tracker.js';
@@ -90,6 +91,8 @@ class Server {
   /** Modules the server was asked to preload. */
   private readonly preloads = new Set<string>();
   readonly popens = new Map<number, ForkserverPopen>();
+  /** Exit cells not given to a live child. */
+  private readonly freeCells = Array.from({ length: S.CELLS }, (_, i) => S.CELLS - 1 - i);
   dead = false;
 
   constructor() {
@@ -131,12 +134,7 @@ class Server {
   /** The name stays while the server may start warm children (they map it by name). */
   private dropSegment(): void {
     if (this.segment === null) return;
-    try {
-      native.shmUnlink(this.segment);
-    } catch {
-      // already gone (the server unlinks it as it exits)
-    }
-    unregister(this.segment);
+    dropSegment(this.segment); // (the server may have unlinked it as it exited)
     this.segment = null;
   }
 
@@ -207,43 +205,71 @@ class Server {
   launch(job: ChildJob, options: LaunchOptions): ForkserverPopen {
     trace?.('claim');
     // A daemon's watchdog is the server, its OS parent (armed again from the job).
-    const full: ChildJob = { ...job, watchPid: this.pid };
+    const cell = this.freeCells.pop() ?? -1;
+    const full: ChildJob = { ...job, watchPid: this.pid, exitCell: cell };
     let data: Buffer;
     try {
       data = v8.serialize(full);
     } catch (err) {
+      this.freeCell(cell);
       throw new TypeError(`cannot send the process's arguments to the child: ${(err as Error).message}`, {
         cause: err,
       });
     }
-    const { slot, pid } = this.claim();
+    // Too big for the mailbox: in a segment of its own (made before a child is claimed, so
+    // that a full /dev/shm fails the start cleanly), which the child unlinks.
+    let jobSegment: string | null = null;
+    let claimed: { slot: number; pid: number };
+    try {
+      if (data.length > S.MAILBOX_BYTES) jobSegment = jobSegmentOf(data);
+      claimed = this.claim();
+    } catch (err) {
+      if (jobSegment !== null) dropSegment(jobSegment);
+      this.freeCell(cell);
+      throw err;
+    }
+    const { slot, pid } = claimed;
     trace?.('claimed');
     const w = this.words;
     const state = S.slotWord(slot, S.STATE);
-    const popen = new ForkserverPopen(this, pid, options.daemon);
+    const popen = new ForkserverPopen(this, pid, options.daemon, cell);
     this.popens.set(pid, popen);
-    let posted: number;
-    if (data.length <= S.MAILBOX_BYTES) {
-      this.bytes.set(data, S.mailboxOffset(slot));
-      Atomics.store(w, S.slotWord(slot, S.LEN), data.length);
-      posted = S.JOB;
-    } else {
-      // Too big for the mailbox: through the server, which forwards it to the child.
-      try {
-        this.proc.send({ t: 'job', pid, data } satisfies S.ParentMessage);
-      } catch {
-        // the server is gone: its exit reports this child as lost
-      }
-      posted = S.JOB_IPC;
-    }
+    const mail = jobSegment === null ? data : Buffer.from(jobSegment, 'latin1');
+    this.bytes.set(mail, S.mailboxOffset(slot));
+    Atomics.store(w, S.slotWord(slot, S.LEN), mail.length);
+    const posted = jobSegment === null ? S.JOB : S.JOB_SHM;
     // Fails only when the child died since the claim: the server reports its exit.
     if (Atomics.compareExchange(w, state, S.CLAIMED, posted) === S.CLAIMED) native.wake(w, state, 1);
+    else if (jobSegment !== null) dropSegment(jobSegment);
     trace?.('posted');
     // The server learns of the claim (to grow the pool and refill) after the child has its
     // job, and of the modules to preload before that (the refill should have them).
     this.learn(job);
     this.nudge();
     return popen;
+  }
+
+  /** Give a cell back (its child ended, or never started). */
+  freeCell(cell: number): void {
+    if (cell < 0) return;
+    Atomics.store(this.words, S.CELL_PIDS_AT + cell, 0);
+    Atomics.store(this.words, S.CELLS_AT + cell, 0);
+    this.freeCells.push(cell);
+  }
+
+  /**
+   * Resolve with the exit code the zygote wrote to a forked child's exit cell as it reaped
+   * it; null if `signal` aborts first (or the server goes: its exit reports the child).
+   */
+  async exitOf(cell: number, signal: AbortSignal): Promise<number | null> {
+    const w = this.words;
+    const index = S.CELLS_AT + cell;
+    for (;;) {
+      const v = Atomics.load(w, index);
+      if ((v & S.EXITED) !== 0) return S.cellCode(v);
+      if (signal.aborted || this.dead) return null;
+      await waitAsync(w, index, v, SLICE_MS * 10, signal);
+    }
   }
 
   /** Ask the server to have warm children import the modules of this job's target. */
@@ -265,29 +291,73 @@ class Server {
 
 let server: Server | null = null;
 
+/** A new segment holding `data` (its length as a float64, then the bytes); its name. */
+function jobSegmentOf(data: Buffer): string {
+  const { name, buffer } = createTrackedSegment(8 + data.length);
+  try {
+    new DataView(buffer).setFloat64(0, data.length, true);
+    new Uint8Array(buffer, 8).set(data);
+  } finally {
+    native.shmClose(buffer);
+  }
+  return name;
+}
+
+/** Unlink and forget a segment of ours (gone already is fine). */
+function dropSegment(name: string): void {
+  try {
+    native.shmUnlink(name);
+  } catch {
+    // already gone
+  }
+  unregister(name);
+}
+
 class ForkserverPopen extends BasePopen {
   readonly method = 'forkserver' as const;
   readonly pid: number;
   private readonly server: Server;
   private readonly daemon: boolean;
+  /** Its exit cell (-1: none); the watch on it runs while someone waits for the child. */
+  private cell: number;
+  private watch: AbortController | null = null;
 
-  constructor(server: Server, pid: number, daemon: boolean) {
+  constructor(server: Server, pid: number, daemon: boolean, cell: number) {
     super();
     this.server = server;
     this.pid = pid;
     this.daemon = daemon;
+    this.cell = cell;
     // A non-daemon child keeps this process alive until it ends.
     if (!daemon) server.hold(1);
   }
 
   serverReported(code: number): void {
     if (this.exitcode !== null) return;
+    this.end(code);
+  }
+
+  private end(code: number): void {
     this.ended(code);
+    this.watch?.abort();
+    this.watch = null;
+    this.server.freeCell(this.cell);
+    this.cell = -1;
     if (!this.daemon) this.server.hold(-1);
   }
 
   protected holdLoop(hold: boolean): void {
     this.server.hold(hold ? 1 : -1);
+    if (hold && this.cell >= 0 && this.watch === null) {
+      const watch = new AbortController();
+      this.watch = watch;
+      void this.server.exitOf(this.cell, watch.signal).then((code) => {
+        if (code !== null && this.exitcode === null) this.end(code);
+      });
+    } else if (!hold) {
+      this.watch?.abort();
+      this.watch = null;
+    }
   }
 
   private signal(sig: NodeJS.Signals): void {

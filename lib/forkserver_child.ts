@@ -4,22 +4,27 @@
 import { forceStartMethod } from './context.js';
 import {
   BOOTING,
+  CELL_PIDS_AT,
+  CELLS,
   CLAIMED,
+  EVENTS,
+  FORK,
   JOB,
-  JOB_IPC,
+  JOB_SHM,
   LEN,
   mailboxOffset,
   OWNER_INFO_ENV,
   PID,
   PRELOAD_ENV,
+  PRELOAD_GEN,
   READY,
   READY_GEN,
+  RETIRED,
   STATE,
   slotWord,
   TAKEN,
   tracer,
   type WarmChildMessage,
-  type WarmMessage,
 } from './forkserver_shared.js';
 import { adoptAsCurrent, endChildren, enterChild, importingTarget } from './process.js';
 import { fromWire } from './reduction.js';
@@ -37,6 +42,9 @@ export interface BootstrapHooks {
 
 /** How long a warm child waits for its preloads before it is ready anyway. */
 const PRELOAD_WAIT_MS = 1000;
+/** How long a zygote waits for its preloads before it gives up (and exits ZYGOTE_STUCK). */
+const ZYGOTE_PRELOAD_MS = 10_000;
+const ZYGOTE_STUCK = 75;
 
 /**
  * Import the modules earlier targets came from, in order, with the entry-module guard
@@ -49,10 +57,25 @@ async function preload(modules: readonly unknown[]): Promise<void> {
     if (typeof m !== 'string') continue;
     try {
       await importingTarget(m, () => import(m));
-    } catch {
+    } catch (err) {
+      trace?.(`preload failed ${m}: ${String(err)}`);
       // reported by the job that imports it, if any
     }
   }
+}
+
+/** Preload, but go on after PRELOAD_WAIT_MS (a warm child waiting for its job). */
+async function preloadAWhile(modules: readonly unknown[]): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([preload(modules), new Promise((resolve) => (timer = setTimeout(resolve, PRELOAD_WAIT_MS)))]);
+  clearTimeout(timer);
+}
+
+/** Preload all of it, or exit (a zygote: the server then stops preloading these). */
+async function zygotePreload(modules: readonly unknown[]): Promise<void> {
+  const timer = setTimeout(() => process.exit(ZYGOTE_STUCK), ZYGOTE_PRELOAD_MS);
+  await preload(modules);
+  clearTimeout(timer);
 }
 
 /**
@@ -88,10 +111,14 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   const { armParentDeath, onJob } = hooks;
   const [serverText, slotText, ...rest] = spec.split(':');
   const serverPid = Number(serverText);
-  const slot = Number(slotText);
   const segment = rest.join(':');
   // Dies with the server until a job says otherwise.
   const disarm = armParentDeath(serverPid);
+  const forked = slotText === 'zygote';
+  // A zygote takes preload lists from its start (the server sends them as they come).
+  const zygoteApi = forked ? (require('./zygote.js') as typeof import('./zygote.js')) : null;
+  const lists = zygoteApi?.listenForPreloads() ?? null;
+  const hooksRegistered = zygoteApi?.watchHookRegistration() ?? (() => false);
   const env = process.env;
   let modules: unknown[] = [];
   let info: OwnerInfo = {};
@@ -103,15 +130,6 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   }
   delete env[PRELOAD_ENV];
   delete env[OWNER_INFO_ENV];
-
-  // A job too big for the mailbox comes through the server.
-  let ipcJob: Uint8Array | undefined;
-  let onIpcJob: ((data: Uint8Array) => void) | null = null;
-  process.on('message', (m: WarmMessage) => {
-    if (m?.t !== 'job' || !(m.data instanceof Uint8Array)) return;
-    if (onIpcJob !== null) onIpcJob(m.data);
-    else ipcJob = m.data;
-  });
 
   // The ESM face of the library: loading it also readies the ESM loader (and any loader
   // hooks from execArgv), which a job's first import() would otherwise pay for. Before
@@ -151,24 +169,49 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
     cwd: process.cwd(),
   });
   // A module that takes long (or forever) to import does not hold the pool up: the job
-  // that needs it waits for the same import, as a spawned child would.
-  if (modules.length > 0) {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([preload(modules), new Promise((resolve) => (timer = setTimeout(resolve, PRELOAD_WAIT_MS)))]);
-    clearTimeout(timer);
-  }
+  // that needs it waits for the same import, as a spawned child would. A zygote must not
+  // fork with an import under way (each child would finish it on its own), so it waits,
+  // and gives up its life instead of waiting forever (the server stops preloading them).
+  const importAll = forked ? zygotePreload : preloadAWhile;
+  if (modules.length > 0) await importAll(modules);
   await rehearse(v8); // before READY: no job can come meanwhile
 
   const buffer = native.shmAttach(segment).buffer;
   const words = new Int32Array(buffer, 0, mailboxOffset(0) / 4);
+  let slot = Number(slotText);
+  let from = BOOTING;
+  let parentDeath = disarm;
+  let zygotePid = 0;
+  if (forked) {
+    const { becomeForked, zygoteLoop } = require('./zygote.js') as typeof import('./zygote.js');
+    await loadLibrary(); // once here, for every child
+    process.send?.({ t: 'ready', lists: 0 } satisfies WarmChildMessage);
+    const forkedAt = await zygoteLoop(words, lists!, zygotePreload, hooksRegistered);
+    slot = forkedAt.slot;
+    // From here on, a forked child of the zygote: it dies with the zygote, which dies with the server.
+    becomeForked();
+    zygotePid = forkedAt.zygote;
+    parentDeath = armParentDeath(zygotePid);
+    from = FORK;
+    Atomics.store(words, slotWord(slot, PID), process.pid);
+    // Forked without a preload list sent since (the server, which bumps PRELOAD_GEN before it
+    // looks for children to retire, may not have seen this pid yet): make way for a fresh one.
+    if (Atomics.load(words, PRELOAD_GEN) !== forkedAt.lists) {
+      Atomics.compareExchange(words, slotWord(slot, STATE), FORK, RETIRED);
+      process.exit(0);
+    }
+  }
   const state = slotWord(slot, STATE);
   Atomics.store(words, slotWord(slot, PID), process.pid);
   // The server may have retired the slot while this process booted.
-  if (Atomics.compareExchange(words, state, BOOTING, READY) !== BOOTING) process.exit(0);
+  if (Atomics.compareExchange(words, state, from, READY) !== from) process.exit(0);
   Atomics.add(words, READY_GEN, 1);
   native.wake(words, READY_GEN, 1 << 20);
   trace?.('ready');
-  process.send?.({ t: 'ready' } satisfies WarmChildMessage);
+  if (forked) {
+    Atomics.add(words, EVENTS, 1);
+    native.wake(words, EVENTS, 1);
+  } else process.send?.({ t: 'ready' } satisfies WarmChildMessage);
   if (modules.length === 0) setImmediate(loadLibrary);
 
   let st = Atomics.load(words, state);
@@ -177,21 +220,47 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
     st = Atomics.load(words, state);
   }
   trace?.('job-recv');
-  let job: ChildJob;
+  let data: Buffer;
   if (st === JOB) {
     const len = Atomics.load(words, slotWord(slot, LEN));
-    const data = Buffer.from(new Uint8Array(buffer, mailboxOffset(slot), len));
-    Atomics.store(words, state, TAKEN);
-    job = v8.deserialize(data) as ChildJob;
-  } else if (st === JOB_IPC) {
-    Atomics.store(words, state, TAKEN);
-    const data = ipcJob ?? (await new Promise<Uint8Array>((resolve) => (onIpcJob = resolve)));
-    job = v8.deserialize(data) as ChildJob;
+    data = Buffer.from(new Uint8Array(buffer, mailboxOffset(slot), len));
+  } else if (st === JOB_SHM) {
+    data = takeJobSegment(buffer, slot);
   } else {
     // RETIRED: the pool shrank.
     process.exit(0);
   }
+  Atomics.store(words, state, TAKEN);
+  let job = v8.deserialize(data) as ChildJob;
   // (The segment stays mapped: unmapping it would only delay the job; exit unmaps it.)
-  if (job?.daemon !== true) disarm();
+  // A daemon watches its OS parent: the zygote, for a forked child.
+  if (forked && job?.watchPid === serverPid) job = { ...job, watchPid: zygotePid };
+  // The zygote, reaping this pid, writes the exit code into the job's cell.
+  if (forked && Number.isInteger(job?.exitCell) && job.exitCell! >= 0 && job.exitCell! < CELLS) {
+    Atomics.store(words, CELL_PIDS_AT + job.exitCell!, process.pid);
+  }
+  if (job?.daemon !== true) parentDeath();
   onJob(job);
+}
+
+/** A job too big for the mailbox: the parent put it in a segment named in the mailbox. */
+function takeJobSegment(buffer: ArrayBuffer, slot: number): Buffer {
+  const { native } = require('./native.js') as typeof import('./native.js');
+  const { unregister } = require('./resource_tracker.js') as typeof import('./resource_tracker.js');
+  const words = new Int32Array(buffer, 0, mailboxOffset(0) / 4);
+  const nameLen = Atomics.load(words, slotWord(slot, LEN));
+  const name = Buffer.from(new Uint8Array(buffer, mailboxOffset(slot), nameLen)).toString('latin1');
+  const { buffer: block } = native.shmAttach(name);
+  try {
+    const len = new DataView(block).getFloat64(0, true);
+    return Buffer.from(new Uint8Array(block, 8, len));
+  } finally {
+    native.shmClose(block);
+    try {
+      native.shmUnlink(name);
+    } catch {
+      // gone already
+    }
+    unregister(name);
+  }
 }

@@ -13,16 +13,20 @@
 // except when a start is waiting or no warm child is left: then as many boots as CPUs.
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import * as S from './forkserver_shared.js';
 import { native } from './native.js';
 import { trackerForChild } from './resource_tracker.js';
 import { signalExitcode } from './spawn.js';
+import { ZYGOTE_UNFIT, zygoteAvailable } from './zygote.js';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 const TRACKER_CHILD_FD = 4;
 const BURST_WINDOW_MS = 1000;
+/** The code Python's forkserver reports when it cannot learn a child's status. */
+const LOST = 255;
 const REFILL_DELAY_MS = 20;
 const IDLE_MS = (() => {
   const n = Number(process.env[S.IDLE_ENV]);
@@ -70,12 +74,14 @@ const base = Math.min(2, cap);
 let target = base;
 
 interface Warm {
-  readonly child: ChildProcess;
-  readonly pid: number;
+  /** The booted child's handle; null for one forked by the zygote. */
+  readonly child: ChildProcess | null;
+  /** 0 until the zygote has written the pid of a forked child. */
+  pid: number;
   /** The slot while the server holds it for this child; -1 once given back. */
   slot: number;
   /** booting/ready: in the pool; claimed: a parent took it (its exit is reported). */
-  state: 'booting' | 'ready' | 'claimed';
+  state: 'booting' | 'ready' | 'claimed' | 'retiring';
   /** The modules it imports before it is ready. */
   readonly preloads: readonly string[];
 }
@@ -96,6 +102,22 @@ let bootDeaths = 0;
 let bootAfter = 0;
 let closing = false;
 let timer: NodeJS.Timeout | null = null;
+
+/** The zygote that forks warm children (Linux), once `ready`; null while there is none. */
+interface Zygote {
+  proc: ChildProcess;
+  ready: boolean;
+  /** Modules it may be importing now (boot list, lists not confirmed): its death bans them. */
+  importing: string[];
+  /** The preload lists sent to it, in order. */
+  readonly lists: string[][];
+}
+let zygote: Zygote | null = null;
+/** Zygotes in a row that died (reset by a ready one), and no new one before this time. */
+let zygoteDeaths = 0;
+let zygoteAfter = 0;
+/** The zygote found module hooks registered: warm children are booted from then on. */
+let zygoteUnfit = false;
 
 function send(message: S.ServerMessage): void {
   try {
@@ -120,8 +142,23 @@ function freeSlot(w: Warm): void {
 function scan(): number {
   let claims = 0;
   for (const w of slotOwner.values()) {
-    const st = stateOf(w.slot);
-    if (w.state !== 'claimed' && st !== S.BOOTING && st !== S.READY && st !== S.RETIRED) {
+    let st = stateOf(w.slot);
+    if (w.child === null && w.pid === 0) {
+      const pid = Atomics.load(words, S.slotWord(w.slot, S.PID));
+      if (pid !== 0) {
+        w.pid = pid;
+        children.set(pid, w);
+      } else if (st === S.FREE) {
+        // The zygote could not fork (no process to spare): back off as after a boot death.
+        slotOwner.delete(w.slot);
+        w.slot = -1;
+        bootDeaths++;
+        bootAfter = Date.now() + Math.min(5000, 25 * 2 ** bootDeaths);
+        continue;
+      }
+      st = stateOf(w.slot);
+    }
+    if (w.state !== 'claimed' && st !== S.BOOTING && st !== S.FORK && st !== S.READY && st !== S.RETIRED) {
       w.state = 'claimed';
       claims++;
     } else if (w.state === 'booting' && st === S.READY) w.state = 'ready';
@@ -138,28 +175,178 @@ function freeSlotIndex(): number {
   return -1;
 }
 
-function startWarm(): boolean {
-  const slot = freeSlotIndex();
-  if (slot < 0) return false;
-  const stateWord = S.slotWord(slot, S.STATE);
-  if (Atomics.compareExchange(words, stateWord, S.FREE, S.BOOTING) !== S.FREE) return false;
+/** Boot the bootstrap as a warm child (`role`: its slot, or "zygote"). */
+function boot(role: string, list: readonly string[], execArgv: string[]): ChildProcess {
   const tracker = trackerForChild(TRACKER_CHILD_FD);
   const stdio: ('ignore' | 'inherit' | 'ipc' | number)[] = ['ignore', 'inherit', 'inherit', 'ipc'];
   if (tracker !== null) stdio.push(tracker.fd);
-  const list = [...preloads];
   const child = fork(BOOTSTRAP, [], {
-    execArgv: process.execArgv,
+    execArgv,
     stdio,
     serialization: 'advanced',
     env: {
       ...process.env,
       ...(tracker?.env ?? {}),
-      [S.WARM_CHILD_ENV]: `${process.pid}:${slot}:${segment}`,
+      [S.WARM_CHILD_ENV]: `${process.pid}:${role}:${segment}`,
       [S.PRELOAD_ENV]: JSON.stringify(list),
       ...(ownerInfo === undefined ? {} : { [S.OWNER_INFO_ENV]: ownerInfo }),
     },
   });
   child.on('error', () => {});
+  return child;
+}
+
+/**
+ * Start the zygote. V8 runs single-threaded there (and so in every child it forks): a
+ * forked child has none of V8's background threads (zygote.ts).
+ */
+function startZygote(): void {
+  if (closing || zygote !== null || zygoteUnfit || !zygoteAvailable() || Date.now() < zygoteAfter) return;
+  const list = [...preloads];
+  Atomics.store(words, S.PRELOAD_GEN, 0); // lists sent to this zygote
+  const proc = boot('zygote', list, [...process.execArgv, '--single-threaded']);
+  if (proc.pid === undefined) return;
+  const z: Zygote = { proc, ready: false, importing: list, lists: [] };
+  zygote = z;
+  trace?.(`zygote ${proc.pid}`);
+  proc.on('message', (m: S.WarmChildMessage) => {
+    if (m?.t !== 'ready') return;
+    // Its boot list and the first `lists` lists are in: any later one may be importing.
+    z.importing = z.lists.slice(typeof m.lists === 'number' ? m.lists : 0).flat();
+    if (!z.ready) {
+      z.ready = true;
+      zygoteDeaths = 0;
+    }
+    refresh();
+  });
+  proc.once('exit', (code) => {
+    if (code === ZYGOTE_UNFIT) zygoteUnfit = true; // module hooks: boot from now on
+    zygoteExited(z);
+  });
+}
+
+/**
+ * The zygote died (killed, or it could not start): its warm children die with it (their
+ * parent-death signal); those running jobs live on, but nobody can learn their exit codes
+ * now, so they are reported lost, as Python's forkserver does when it dies.
+ */
+function zygoteExited(z: Zygote): void {
+  if (zygote === z) zygote = null;
+  Atomics.store(words, S.ZYGOTE_PID, 0);
+  takeExits();
+  for (const w of new Set([...slotOwner.values(), ...children.values()])) {
+    if (w.child !== null) continue;
+    if (w.slot >= 0) {
+      const st = stateOf(w.slot);
+      if (st === S.FORK || st === S.READY) {
+        // Not claimed: never will be now (unless a parent's claim wins this race).
+        if (Atomics.compareExchange(words, S.slotWord(w.slot, S.STATE), st, S.RETIRED) !== st) w.state = 'claimed';
+      } else if (st !== S.RETIRED) w.state = 'claimed';
+      freeSlot(w);
+    }
+    if (w.pid === 0) continue;
+    if (subreaper) {
+      orphans.add(w.pid); // ours to reap now (the warm ones die of their parent-death signal)
+    } else {
+      children.delete(w.pid);
+      if (w.state === 'claimed') send({ t: 'exit', pid: w.pid, code: LOST });
+    }
+  }
+  reapOrphans();
+  if (closing) return;
+  // It may have died of a module it imported (a process.exit() at its top level).
+  if (!zygoteUnfit) banPreloads(z.importing);
+  zygoteDeaths++;
+  zygoteAfter = Date.now() + Math.min(5000, 25 * 2 ** zygoteDeaths);
+  refresh();
+}
+
+/**
+ * Children of a dead zygote are reparented to this process (a child subreaper), so their
+ * exit codes are still learnt; so are other orphans of the tree (a job's own children
+ * left behind), which are reaped only so that they do not stay zombies. Reaped by pid as
+ * SIGCHLD comes: libuv reaps its own children (the zygote, booted warm ones) by pid too.
+ */
+const subreaper = zygoteAvailable() && native.setChildSubreaper?.() === true;
+const orphans = new Set<number>();
+if (subreaper) process.on('SIGCHLD', reapOrphans);
+
+/** Our children that libuv does not know of (it started neither). */
+function adopted(): number[] {
+  const ours = new Set<number>(zygote === null || zygote.proc.pid === undefined ? [] : [zygote.proc.pid]);
+  for (const w of children.values()) if (w.child !== null) ours.add(w.pid);
+  const found: number[] = [];
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
+      for (const pid of text === '' ? [] : text.split(' ').map(Number)) if (!ours.has(pid)) found.push(pid);
+    }
+  } catch {
+    // no /proc: only the zygote's children we know of
+  }
+  return found;
+}
+
+function reapOrphans(): void {
+  const pids = new Set([...orphans, ...adopted()]);
+  if (pids.size === 0) return;
+  const ended = native.zygoteReap!([...pids]);
+  for (let k = 0; k < ended.length; k += 2) {
+    const pid = ended[k]!;
+    orphans.delete(pid);
+    const w = children.get(pid);
+    if (w !== undefined && w.child === null) onChildExit(w, ended[k + 1]!);
+  }
+}
+
+/** Report the exits the zygote put in the exit ring. */
+function takeExits(): void {
+  let tail = Atomics.load(words, S.EXIT_TAIL);
+  const head = Atomics.load(words, S.EXIT_HEAD);
+  while (tail !== head) {
+    const at = S.EXITS_AT + 2 * (tail % S.EXIT_CAP);
+    const pid = Atomics.load(words, at);
+    const code = Atomics.load(words, at + 1);
+    tail = (tail + 1) | 0;
+    Atomics.store(words, S.EXIT_TAIL, tail);
+    const w = children.get(pid);
+    if (w !== undefined) onChildExit(w, code);
+  }
+}
+
+/** Ask the zygote for a warm child in a free slot. */
+function forkWarm(): boolean {
+  const slot = freeSlotIndex();
+  if (slot < 0) return false;
+  Atomics.store(words, S.slotWord(slot, S.PID), 0);
+  if (Atomics.compareExchange(words, S.slotWord(slot, S.STATE), S.FREE, S.FORK) !== S.FREE) return false;
+  const w: Warm = { child: null, pid: 0, slot, state: 'booting', preloads: [] };
+  slotOwner.set(slot, w);
+  Atomics.add(words, S.ZYGOTE_EVENTS, 1);
+  native.wake(words, S.ZYGOTE_EVENTS, 1);
+  return true;
+}
+
+function killWarm(w: Warm): void {
+  if (w.child !== null) w.child.kill('SIGKILL');
+  else if (w.pid > 0) {
+    try {
+      process.kill(w.pid, 'SIGKILL');
+    } catch {
+      // gone already: the zygote reports it
+    }
+  }
+}
+
+function startWarm(): boolean {
+  // Booting is for when there is no zygote (not Linux, or it died and waits to restart).
+  if (zygote !== null) return zygote.ready && forkWarm();
+  const slot = freeSlotIndex();
+  if (slot < 0) return false;
+  const stateWord = S.slotWord(slot, S.STATE);
+  if (Atomics.compareExchange(words, stateWord, S.FREE, S.BOOTING) !== S.FREE) return false;
+  const list = [...preloads];
+  const child = boot(String(slot), list, process.execArgv);
   const pid = child.pid;
   if (pid === undefined) {
     Atomics.store(words, stateWord, S.FREE);
@@ -176,20 +363,19 @@ function startWarm(): boolean {
       refresh();
     }
   });
-  child.once('exit', (code, signal) => onChildExit(w, code, signal));
+  child.once('exit', (code, signal) => onChildExit(w, code ?? (signal === null ? 1 : signalExitcode(signal))));
   return true;
 }
 
-function onChildExit(w: Warm, code: number | null, signal: NodeJS.Signals | null): void {
+function onChildExit(w: Warm, status: number): void {
   trace?.('child-exit');
-  const status = code ?? (signal === null ? 1 : signalExitcode(signal));
   children.delete(w.pid);
   if (w.slot >= 0) {
     let st = stateOf(w.slot);
     // Died warm: take the slot back, unless a parent claims it at this very moment (then
     // the parent waits for this exit code).
     if (st === S.READY) st = Atomics.compareExchange(words, S.slotWord(w.slot, S.STATE), S.READY, S.FREE);
-    if (st === S.BOOTING) bootDied(w);
+    if (st === S.BOOTING || st === S.FORK) bootDied(w);
     else if (st !== S.READY && st !== S.RETIRED) w.state = 'claimed';
     freeSlot(w);
   }
@@ -204,12 +390,42 @@ function onChildExit(w: Warm, code: number | null, signal: NodeJS.Signals | null
  */
 function bootDied(w: Warm): void {
   if (closing) return;
-  for (const m of w.preloads) banned.add(m);
+  banPreloads(w.preloads);
+  bootDeaths++;
+  bootAfter = Date.now() + Math.min(5000, 25 * 2 ** bootDeaths);
+}
+
+/** Preload these modules no more. */
+function banPreloads(modules: readonly string[]): void {
+  for (const m of modules) banned.add(m);
   const keep = preloads.filter((m) => !banned.has(m));
   preloads.length = 0;
   preloads.push(...keep);
-  bootDeaths++;
-  bootAfter = Date.now() + Math.min(5000, 25 * 2 ** bootDeaths);
+}
+
+/**
+ * New modules to preload: the zygote imports them before its next fork, and the warm
+ * children it forked without them make way (a fork costs little), so the next start has them.
+ */
+function preloadInZygote(z: Zygote, modules: string[]): void {
+  z.proc.send({ t: 'preload', modules } satisfies S.ParentMessage, () => {});
+  z.lists.push(modules);
+  z.importing.push(...modules);
+  Atomics.add(words, S.PRELOAD_GEN, 1);
+  scan();
+  for (const w of slotOwner.values()) {
+    // Forked already (its pid written), not claimed: it lacks them.
+    if (w.child !== null || w.pid === 0 || (w.state !== 'ready' && w.state !== 'booting')) continue;
+    const stateWord = S.slotWord(w.slot, S.STATE);
+    const st = Atomics.load(words, stateWord);
+    if ((st === S.READY || st === S.FORK) && Atomics.compareExchange(words, stateWord, st, S.RETIRED) === st) retire(w);
+  }
+}
+
+/** End a warm child whose slot we marked RETIRED; it counts in the pool until it is gone. */
+function retire(w: Warm): void {
+  w.state = 'retiring';
+  killWarm(w);
 }
 
 function counts(): { ready: number; booting: number } {
@@ -217,7 +433,7 @@ function counts(): { ready: number; booting: number } {
   let booting = 0;
   for (const w of slotOwner.values()) {
     if (w.state === 'ready') ready++;
-    else if (w.state === 'booting') booting++;
+    else if (w.state === 'booting' || w.state === 'retiring') booting++;
   }
   return { ready, booting };
 }
@@ -230,7 +446,7 @@ function retireExtra(): void {
     if (w.state !== 'ready') continue;
     const stateWord = S.slotWord(w.slot, S.STATE);
     if (Atomics.compareExchange(words, stateWord, S.READY, S.RETIRED) !== S.READY) continue;
-    w.child.kill('SIGKILL');
+    retire(w);
     ready--;
   }
 }
@@ -248,6 +464,8 @@ function schedule(ms: number): void {
 /** Re-read the slots, adjust the pool's target and start boots as the policy allows. */
 function refresh(): void {
   if (closing) return;
+  takeExits();
+  startZygote();
   const now = Date.now();
   const claims = scan();
   if (claims > 0) {
@@ -273,13 +491,13 @@ function refresh(): void {
 }
 
 process.on('message', (m: S.ParentMessage) => {
-  if (m.t === 'preload') {
-    // For the warm children booted from now on (those ready already stay as they are).
-    for (const x of m.modules) if (typeof x === 'string' && !banned.has(x) && !preloads.includes(x)) preloads.push(x);
-  } else if (m.t === 'job') {
-    trace?.('job-recv');
-    const w = children.get(m.pid);
-    w?.child.send({ t: 'job', data: m.data } satisfies S.WarmMessage, () => {});
+  if (m.t !== 'preload') return;
+  // For the warm children booted or forked from now on (those ready already stay as they are).
+  const fresh = m.modules.filter((x) => typeof x === 'string' && !banned.has(x) && !preloads.includes(x));
+  preloads.push(...fresh);
+  if (fresh.length > 0 && zygote !== null) {
+    preloadInZygote(zygote, fresh);
+    refresh();
   }
 });
 
@@ -292,8 +510,9 @@ process.on('disconnect', () => {
     if (w.state === 'claimed') continue;
     const stateWord = S.slotWord(w.slot, S.STATE);
     if (w.state === 'ready' && Atomics.compareExchange(words, stateWord, S.READY, S.RETIRED) !== S.READY) continue;
-    w.child.kill('SIGKILL');
+    killWarm(w);
   }
+  zygote?.proc.kill('SIGKILL');
   process.exit(0);
 });
 

@@ -7,29 +7,64 @@
 //   header, HEADER_WORDS 32-bit words:
 //     READY_GEN  bumped by a warm child when it posts itself ready (a parent waiting in
 //                start() sleeps on it); also by the server when it goes
-//     EVENTS     bumped by the parent on every claim and before it sleeps (the server
-//                sleeps on it: its cue to grow the pool and refill)
+//     EVENTS     bumped by the parent on every claim and before it sleeps, and by the
+//                zygote when it forked or reaped (the server sleeps on it: its cue to
+//                grow the pool, refill and report exits)
 //     GONE       set by the server as it exits
 //     WAITING    parents sleeping in start() until a warm child is ready
+//     ZYGOTE_EVENTS  bumped by the server when it wants a fork, and by SIGCHLD in the
+//                zygote (the zygote sleeps on it)
+//     ZYGOTE_PID the zygote's pid once it takes requests (0 before, and after it died)
+//     PRELOAD_GEN  bumped by the server for each preload list it sends the zygote, which
+//                forks no child before it has imported as many lists
+//     EXIT_HEAD, EXIT_TAIL  the exit ring: EXIT_CAP [pid, code] pairs at EXITS_AT, of
+//                the zygote's children that ended; the zygote writes at HEAD, the server
+//                reads at TAIL
+//     CELLS      exit cells at CELLS_AT: the parent gives each job one (ChildJob.exitCell);
+//                a forked child writes its pid at CELL_PIDS_AT + cell as it takes the
+//                job, and the zygote, reaping that pid, writes EXITED | code in the cell:
+//                a join ends without waiting for the server's report over IPC (which
+//                still comes)
 //   SLOTS slot headers, SLOT_WORDS each: STATE, PID, LEN (bytes of the job in the mailbox)
 //   SLOTS mailboxes of MAILBOX_BYTES: the job (v8.serialize) the parent writes for the
 //   child of that slot.
 //
 // A slot belongs to one warm child from boot until the server takes it back. Who moves it:
 //
-//   FREE -> BOOTING               server, when it starts a warm child for the slot
-//   BOOTING -> READY              the child, once loaded (PID written first)
+//   FREE -> BOOTING               server, when it boots a warm child for the slot
+//   FREE -> FORK                  server, when it asks the zygote for a warm child
+//   FORK -> FREE                  zygote, when fork() failed
+//   BOOTING | FORK -> READY       the child, once loaded (PID written first; the zygote
+//                                 also writes the PID of a forked one)
 //   READY -> CLAIMED              a parent's start(), by compareExchange
-//   CLAIMED -> JOB | JOB_IPC      the parent: job in the mailbox / sent through the
-//                                 server (too big for the mailbox)
-//   JOB | JOB_IPC -> TAKEN        the child, once it copied the job out
+//   CLAIMED -> JOB | JOB_SHM      the parent: job in the mailbox / in a segment of its
+//                                 own, whose name is in the mailbox (too big for it)
+//   JOB | JOB_SHM -> TAKEN        the child, once it copied the job out
 //   READY -> RETIRED              server, shrinking the pool (compareExchange)
 //   any -> FREE                   server, once the child is gone or has TAKEN its job
 export const READY_GEN = 0;
 export const EVENTS = 1;
 export const GONE = 2;
 export const WAITING = 3;
-export const HEADER_WORDS = 8;
+export const ZYGOTE_EVENTS = 4;
+export const ZYGOTE_PID = 5;
+export const EXIT_HEAD = 6;
+export const EXIT_TAIL = 7;
+export const PRELOAD_GEN = 8;
+export const EXITS_AT = 16;
+export const EXIT_CAP = 64;
+export const CELLS_AT = EXITS_AT + 2 * EXIT_CAP;
+export const CELLS = 256;
+/** The pid of the child that holds each cell (written by the child as it takes its job). */
+export const CELL_PIDS_AT = CELLS_AT + CELLS;
+/** A cell's value once its child was reaped: EXITED | (exitcode & 0xffff), -N for signal N. */
+export const EXITED = 0x10000;
+export const HEADER_WORDS = CELL_PIDS_AT + CELLS;
+
+/** The exitcode in a cell's value (EXITED set). */
+export function cellCode(value: number): number {
+  return ((value & 0xffff) << 16) >> 16;
+}
 
 export const SLOTS = 32;
 export const SLOT_WORDS = 4;
@@ -43,9 +78,10 @@ export const BOOTING = 1;
 export const READY = 2;
 export const CLAIMED = 3;
 export const JOB = 4;
-export const JOB_IPC = 5;
+export const JOB_SHM = 5;
 export const TAKEN = 6;
 export const RETIRED = 7;
+export const FORK = 8;
 
 /** Word index of `field` of `slot`. */
 export function slotWord(slot: number, field: number): number {
@@ -68,23 +104,24 @@ export const OWNER_ENV = 'MP_FORKSERVER_OWNER';
 export const IDLE_ENV = 'MP_FORKSERVER_IDLE_MS';
 /** The parent's entry module, argv and name, for what warm children preload. */
 export const OWNER_INFO_ENV = 'MP_FORKSERVER_OWNER_INFO';
-/** Environment of a warm child: "<server pid>:<slot>:<segment>". */
+/** Environment of a warm child: "<server pid>:<slot>:<segment>"; slot "zygote" for the zygote. */
 export const WARM_CHILD_ENV = 'MP_FORKSERVER_WARM';
 /** Environment of a warm child: JSON list of module URLs to import before it is ready. */
 export const PRELOAD_ENV = 'MP_FORKSERVER_PRELOAD';
+/** Set to 0 to boot every warm child instead of forking it from a zygote (Linux). */
+export const ZYGOTE_ENV = 'MP_FORKSERVER_ZYGOTE';
 /** Set to 1 to print timestamps of each step of a forkserver start on stderr. */
 export const TRACE_ENV = 'MP_FORKSERVER_TRACE';
 
 /** Messages from the server to the parent. */
 export type ServerMessage = { t: 'exit'; pid: number; code: number };
-/** Messages from the parent to the server. */
-export type ParentMessage =
-  | { t: 'job'; pid: number; data: Uint8Array }
-  | { t: 'preload'; modules: string[] };
-/** Messages from the server to a warm child. */
-export type WarmMessage = { t: 'job'; data: Uint8Array };
-/** Messages from a warm child to the server. */
-export type WarmChildMessage = { t: 'ready' };
+/** Messages from the parent to the server, and from the server to its zygote. */
+export type ParentMessage = { t: 'preload'; modules: string[] };
+/**
+ * Messages from a warm child to the server; from the zygote, once it takes requests and
+ * after each preload list, with the number of lists it has imported.
+ */
+export type WarmChildMessage = { t: 'ready'; lists?: number };
 
 /** A trace function when TRACE_ENV is set (steps of a start, with a monotonic clock). */
 export function tracer(role: string): ((step: string) => void) | null {

@@ -91,6 +91,18 @@ export interface NativeBinding {
   setParentDeathSignal(signal: number): boolean;
   getppid(): number;
 
+  // Linux only (absent elsewhere): the forkserver's zygote (native/zygote_linux.cc).
+  /** fork() this process, heap included; 0 in the child (its loop re-armed), else its pid. */
+  zygoteFork?(): number;
+  /** From now on SIGCHLD bumps and wakes view[index]. */
+  zygoteWatchChildren?(view: Int32Array, index: number): void;
+  /** [pid, code, ...] of the children that ended (code -N: killed by signal N); only `pids` if given. */
+  zygoteReap?(pids?: number[]): number[];
+  /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children. */
+  setChildSubreaper?(): boolean;
+  /** _exit(code): leave without Node's teardown (a forked child must). */
+  exitNow?(code: number): never;
+
   /**
    * Start this tree's resource tracker: a pipe plus a small forked process (double fork,
    * own session, signals ignored, every other fd closed) that reads lines

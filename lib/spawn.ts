@@ -56,6 +56,8 @@ export interface ChildJob {
   readonly argv: readonly string[];
   /** The parent's working directory when start() was called. */
   readonly cwd: string;
+  /** forkserver: the exit cell the child writes its exit code to (forkserver_shared.ts). */
+  readonly exitCell?: number;
 }
 
 /** The parent's handle on one started child, whatever started it. */

@@ -37,6 +37,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"waiterBackend", guarded<waiter__backend_kind>},
   };
   for (const Entry& e : kTable) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+#if defined(__linux__)
+  static const Entry kLinux[] = {
+      {"zygoteFork", guarded<zygote__fork>},
+      {"zygoteWatchChildren", guarded<zygote__watch_children>},
+      {"zygoteReap", guarded<zygote__reap>},
+      {"exitNow", guarded<zygote__exit_now>},
+      {"setChildSubreaper", guarded<zygote__set_subreaper>},
+  };
+  for (const Entry& e : kLinux) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
+#endif
   return exports;
 }
 

@@ -274,6 +274,15 @@ Napi::Value proc__getppid(const Napi::CallbackInfo& info);
 Napi::Value proc__fd_set_cloexec(const Napi::CallbackInfo& info);
 Napi::Value fd__poll(const Napi::CallbackInfo& info);
 
+// zygote_linux.cc (Linux only): the forkserver's fork of a loaded Node.
+Napi::Value zygote__fork(const Napi::CallbackInfo& info);
+Napi::Value zygote__watch_children(const Napi::CallbackInfo& info);
+Napi::Value zygote__reap(const Napi::CallbackInfo& info);
+Napi::Value zygote__exit_now(const Napi::CallbackInfo& info);
+Napi::Value zygote__set_subreaper(const Napi::CallbackInfo& info);
+// waiter.cc: in a forked child, forget the waiter thread that stayed in the parent.
+void waiter__after_fork(Napi::Env env);
+
 Napi::Value tracker__start(const Napi::CallbackInfo& info);
 Napi::Value tracker__shared(const Napi::CallbackInfo& info);
 Napi::Value tracker__restart(const Napi::CallbackInfo& info);

@@ -268,6 +268,17 @@ class EnvWaiter final : public CompletionSink {
     by_id_.clear();
   }
 
+  // A forked child (zygote): the backend's thread stayed in the parent. Leak the backend
+  // (its destructor would join that thread) and forget waits nobody will finish; the
+  // next wait starts a new backend here.
+  void after_fork(Napi::Env env) {
+    (void)backend_.release();
+    pending_.clear();
+    by_id_.clear();
+    done_.clear();
+    update_ref(env);
+  }
+
   // The instance-data finalizer and the ThreadSafeFunction finalizer each own this object.
   void drop_owner() {
     if (--owners_ == 0) delete this;
@@ -353,6 +364,11 @@ void waiter__init(Napi::Env env) {
 }
 
 Napi::Value waiter__wait_async(const Napi::CallbackInfo& info) { return waiter(info).wait_async(info); }
+
+void waiter__after_fork(Napi::Env env) {
+  EnvWaiter* w = env.GetInstanceData<EnvWaiter>();
+  if (w != nullptr) w->after_fork(env);
+}
 
 Napi::Value waiter__cancel(const Napi::CallbackInfo& info) {
   double id = static_cast<double>(args__integer(info, 0, "id", -((int64_t{1} << 53) - 1), (int64_t{1} << 53) - 1));

@@ -1,0 +1,243 @@
+// The forkserver's zygote (Linux): a warm child that, instead of waiting for a job, forks
+// warm children on the server's request. A fork costs about 1 ms where a Node boot costs
+// about 100, so the server's pool refills as fast as starts take from it.
+//
+// The zygote runs V8 with --single-threaded (the server starts it so): a forked child has
+// only the thread that called fork(), so nothing in it may wait for V8's background
+// threads. It keeps no async wait pending and no libuv pool work in flight when it forks
+// (it sleeps synchronously, on ZYGOTE_EVENTS), and it reaps its children itself: SIGCHLD
+// bumps ZYGOTE_EVENTS, and each [pid, code] goes into the exit ring for the server to
+// report. The child (see becomeForked) comes back from fork() with 0 and continues the
+// warm child's life from the slot it was forked for.
+import * as S from './forkserver_shared.js';
+import { native } from './native.js';
+
+const trace = S.tracer('zygote');
+
+/** How long the zygote sleeps before it lets its event loop run (messages, preloads). */
+const SLICE_MS = 100;
+/** How long the zygote waits for a preload list the server said it sent. */
+const LIST_WAIT_MS = 2000;
+
+/** Exit code of a zygote that found module hooks registered: it cannot fork then. */
+export const ZYGOTE_UNFIT = 76;
+
+/** Node flags that (may) register module hooks, which run on a thread of their own. */
+const HOOK_FLAGS = /(^|\s)--(import|loader|experimental-loader)(=|\s|$)/;
+
+/**
+ * Whether warm children can be forked: Linux (the addon has fork), MP_FORKSERVER_ZYGOTE
+ * is not 0, and no module hooks: Node runs those on a thread of their own (tsx's, a
+ * --loader's), which a forked child would lack, and its imports would wait for ever.
+ */
+export function zygoteAvailable(): boolean {
+  if (typeof native.zygoteFork !== 'function' || process.env[S.ZYGOTE_ENV] === '0') return false;
+  return !HOOK_FLAGS.test(process.execArgv.join(' ')) && !HOOK_FLAGS.test(process.env.NODE_OPTIONS ?? '');
+}
+
+/**
+ * Notice module.register() calls in the zygote (a preloaded module registering hooks):
+ * from then on it cannot fork. Returns whether any happened.
+ */
+export function watchHookRegistration(): () => boolean {
+  const mod = require('node:module') as { register?: (...args: unknown[]) => unknown };
+  const register = mod.register;
+  let registered = false;
+  if (typeof register === 'function') {
+    mod.register = function (this: unknown, ...args: unknown[]) {
+      registered = true;
+      return register.apply(this, args);
+    };
+  }
+  return () => registered;
+}
+
+/** Preload lists from the server, as they come (listened for from the zygote's start). */
+export interface PreloadLists {
+  /** Modules received and not imported yet. */
+  readonly wanted: string[];
+  /** Lists received. */
+  received: number;
+}
+
+export function listenForPreloads(): PreloadLists {
+  const lists: PreloadLists = { wanted: [], received: 0 };
+  process.on('message', (m: S.ParentMessage) => {
+    if (m?.t !== 'preload' || !Array.isArray(m.modules)) return;
+    lists.received++;
+    lists.wanted.push(...m.modules.filter((x) => typeof x === 'string'));
+  });
+  return lists;
+}
+
+/**
+ * Serve fork requests until this process is a forked child: then resolve the slot it was
+ * forked for, how many preload lists it has, and the zygote's pid. `preload` imports the modules of the
+ * server's lists between requests: no child is forked before every list the server sent
+ * (PRELOAD_GEN) is imported. (A list sent during a fork makes that child stale: it sees
+ * PRELOAD_GEN moved and leaves, see forkserver_child.ts.)
+ */
+export async function zygoteLoop(
+  words: Int32Array,
+  incoming: PreloadLists,
+  preload: (modules: string[]) => Promise<void>,
+  hooksRegistered: () => boolean,
+): Promise<{ slot: number; lists: number; zygote: number }> {
+  const { wanted } = incoming;
+  const zygote = process.pid;
+  let lists = 0; // imported
+  let listDue = 0;
+  native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS);
+  const exits: number[] = [];
+  Atomics.store(words, S.ZYGOTE_PID, process.pid);
+  nudgeServer(words);
+  for (;;) {
+    const seen = Atomics.load(words, S.ZYGOTE_EVENTS);
+    const ended = native.zygoteReap!();
+    if (ended.length > 0) fillCells(words, ended);
+    exits.push(...ended);
+    if (exits.length > 0 && postExits(words, exits)) nudgeServer(words);
+    if (wanted.length > 0) {
+      const upTo = incoming.received;
+      await preload(wanted.splice(0));
+      lists = upTo;
+      process.send?.({ t: 'ready', lists } satisfies S.WarmChildMessage); // alive after importing them
+      continue;
+    }
+    const gen = Atomics.load(words, S.PRELOAD_GEN);
+    if (lists !== gen) {
+      // A list is on its way: take it before forking (but a lost one holds nothing up long).
+      if (listDue === 0) listDue = Date.now() + LIST_WAIT_MS;
+      if (Date.now() < listDue) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        continue;
+      }
+      lists = gen;
+    }
+    listDue = 0;
+    if (hooksRegistered()) process.exit(ZYGOTE_UNFIT); // the server boots warm children instead
+    for (let slot = 0; slot < S.SLOTS; slot++) {
+      const state = S.slotWord(slot, S.STATE);
+      if (Atomics.load(words, state) !== S.FORK || Atomics.load(words, S.slotWord(slot, S.PID)) !== 0) continue;
+      let pid: number;
+      try {
+        pid = native.zygoteFork!();
+      } catch {
+        // No process to spare now (EAGAIN, ENOMEM): the server sees the slot free again.
+        Atomics.store(words, state, S.FREE);
+        nudgeServer(words);
+        continue;
+      }
+      // (The zygote's pid, read before the fork: the child must die with it even if it
+      // dies before the child arms its parent-death signal.)
+      if (pid === 0) return { slot, lists, zygote };
+      trace?.(`forked ${pid}`);
+      Atomics.store(words, S.slotWord(slot, S.PID), pid);
+      nudgeServer(words);
+    }
+    if (Atomics.load(words, S.ZYGOTE_EVENTS) === seen) native.wait(words, S.ZYGOTE_EVENTS, seen, SLICE_MS);
+    // Let messages in (a preload list; the channel closing is our parent-death signal's job).
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Write each ended child's code into the exit cell it holds, if any, and wake its parent. */
+function fillCells(words: Int32Array, ended: number[]): void {
+  for (let k = 0; k < ended.length; k += 2) {
+    const pid = ended[k]!;
+    for (let cell = 0; cell < S.CELLS; cell++) {
+      if (Atomics.load(words, S.CELL_PIDS_AT + cell) !== pid) continue;
+      Atomics.store(words, S.CELL_PIDS_AT + cell, 0);
+      Atomics.store(words, S.CELLS_AT + cell, S.EXITED | (ended[k + 1]! & 0xffff));
+      native.wake(words, S.CELLS_AT + cell, 1);
+      break;
+    }
+  }
+}
+
+/** Move what fits of `exits` ([pid, code, ...]) into the exit ring; true if any moved. */
+function postExits(words: Int32Array, exits: number[]): boolean {
+  let head = Atomics.load(words, S.EXIT_HEAD);
+  const tail = Atomics.load(words, S.EXIT_TAIL);
+  let moved = false;
+  while (exits.length > 0 && head - tail < S.EXIT_CAP) {
+    const at = S.EXITS_AT + 2 * (head % S.EXIT_CAP);
+    Atomics.store(words, at, exits.shift()!);
+    Atomics.store(words, at + 1, exits.shift()!);
+    head = (head + 1) | 0;
+    moved = true;
+  }
+  if (moved) Atomics.store(words, S.EXIT_HEAD, head);
+  return moved;
+}
+
+function nudgeServer(words: Int32Array): void {
+  Atomics.add(words, S.EVENTS, 1);
+  native.wake(words, S.EVENTS, 1);
+}
+
+/**
+ * Make a freshly forked child its own process: its pid, its own Math.random sequence,
+ * and an exit that skips Node's teardown (it would join the zygote's threads).
+ */
+export function becomeForked(): void {
+  const pid = Number(require('node:fs').readlinkSync('/proc/self'));
+  const ppid = native.getppid();
+  Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
+  Object.defineProperty(process, 'ppid', { value: ppid, writable: true, enumerable: true, configurable: true });
+  reseedMathRandom();
+  // The zygote's own flag (the server added it last): not for this process's children.
+  const flag = process.execArgv.lastIndexOf('--single-threaded');
+  if (flag >= 0) process.execArgv.splice(flag, 1);
+  const exitNow = native.exitNow!;
+  // process.exit() ends here, after its 'exit' listeners.
+  (process as unknown as { reallyExit(code?: number): never }).reallyExit = (code?: number) => exitNow(code ?? 0);
+  // The loop running dry emits 'exit' and then tears Node down: leave after the listeners.
+  const emit = process.emit;
+  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
+    const result = (emit as (e: string | symbol, ...a: unknown[]) => boolean).call(this, event, ...args);
+    if (event === 'exit') exitNow(typeof process.exitCode === 'number' ? process.exitCode : Number(args[0]) || 0);
+    return result;
+  } as typeof process.emit;
+  // The zygote's channel to the server is not this process's: close this copy before the
+  // loop next polls (a message read here would be lost to the zygote).
+  process.removeAllListeners('message');
+  process.removeAllListeners('disconnect');
+  if (process.connected) process.disconnect();
+}
+
+/**
+ * Every forked child would draw the zygote's Math.random sequence (V8's generator state is
+ * copied by fork, and V8 cannot be reseeded): replace it by xorshift128+ seeded from the
+ * OS, as Python reseeds `random` after a fork.
+ */
+function reseedMathRandom(): void {
+  const { randomFillSync } = require('node:crypto') as typeof import('node:crypto');
+  const s = new Uint32Array(4);
+  do randomFillSync(s);
+  while ((s[0]! | s[1]! | s[2]! | s[3]!) === 0);
+  let [a0, a1, b0, b1] = s as unknown as [number, number, number, number]; // state: a = (a1:a0), b = (b1:b0)
+  const random = function random(): number {
+    // xorshift128+ on 32-bit halves: x = a, y = b; a = y; x ^= x << 23; x ^= x >>> 17;
+    // x ^= y ^ (y >>> 26); b = x; result from (x + y).
+    let x0 = a0;
+    let x1 = a1;
+    const y0 = b0;
+    const y1 = b1;
+    a0 = y0;
+    a1 = y1;
+    x1 = (x1 ^ ((x1 << 23) | (x0 >>> 9))) >>> 0;
+    x0 = (x0 ^ (x0 << 23)) >>> 0;
+    x0 = (x0 ^ ((x0 >>> 17) | (x1 << 15))) >>> 0;
+    x1 = (x1 ^ (x1 >>> 17)) >>> 0;
+    x0 = (x0 ^ y0 ^ ((y0 >>> 26) | (y1 << 6))) >>> 0;
+    x1 = (x1 ^ y1 ^ (y1 >>> 26)) >>> 0;
+    b0 = x0;
+    b1 = x1;
+    // 53 random bits of the 64-bit sum: its high 32 bits and 21 of the low ones.
+    const lo = (x0 + y0) >>> 0;
+    const hi = (x1 + y1 + (lo < x0 ? 1 : 0)) >>> 0;
+    return (hi * 2097152 + (lo >>> 11)) / 9007199254740992;
+  };
+  Object.defineProperty(Math, 'random', { value: random, writable: true, enumerable: false, configurable: true });
+}
