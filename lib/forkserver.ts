@@ -266,7 +266,10 @@ class Server {
     const index = S.CELLS_AT + cell;
     for (;;) {
       const v = Atomics.load(w, index);
-      if ((v & S.EXITED) !== 0) return S.cellCode(v);
+      if ((v & S.EXITED) !== 0) {
+        trace?.('exit-cell');
+        return S.cellCode(v);
+      }
       if (signal.aborted || this.dead) return null;
       await waitAsync(w, index, v, SLICE_MS * 10, signal);
     }

@@ -185,7 +185,7 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   if (forked) {
     const { becomeForked, zygoteLoop } = require('./zygote.js') as typeof import('./zygote.js');
     await loadLibrary(); // once here, for every child
-    process.send?.({ t: 'ready', lists: 0 } satisfies WarmChildMessage);
+    process.send?.({ t: 'ready', lists: 0 } satisfies WarmChildMessage, undefined, {}, () => {});
     const forkedAt = await zygoteLoop(words, lists!, zygotePreload, hooksRegistered);
     slot = forkedAt.slot;
     // From here on, a forked child of the zygote: it dies with the zygote, which dies with the server.
@@ -211,12 +211,16 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   if (forked) {
     Atomics.add(words, EVENTS, 1);
     native.wake(words, EVENTS, 1);
-  } else process.send?.({ t: 'ready' } satisfies WarmChildMessage);
+  } else process.send?.({ t: 'ready' } satisfies WarmChildMessage, undefined, {}, () => {});
   if (modules.length === 0) setImmediate(loadLibrary);
 
   let st = Atomics.load(words, state);
   while (st === READY || st === CLAIMED) {
-    await native.waitAsync(1, words, state, st, Infinity);
+    // A forked child has nothing else to do (its library is loaded, its parent-death
+    // signal armed): it sleeps in the futex itself, which wakes in tens of microseconds
+    // where an async wait's round through the waiter thread and the loop took up to 2 ms.
+    if (forked) native.wait(words, state, st, Infinity);
+    else await native.waitAsync(1, words, state, st, Infinity);
     st = Atomics.load(words, state);
   }
   trace?.('job-recv');

@@ -8,9 +8,10 @@
 // CPU, at most 16). The target grows to the number of starts seen within the last
 // second (plus any start still waiting), so a program that starts N processes at once
 // finds N warm ones the next time; it halves back toward `base` after IDLE_MS without a
-// start. Refilling is background work: one boot at a time, begun REFILL_DELAY_MS after
-// the latest start (so a short burst is not slowed by boots competing for the cores),
-// except when a start is waiting or no warm child is left: then as many boots as CPUs.
+// start. Refilling boots is background work: one boot at a time, begun REFILL_DELAY_MS
+// after the latest start (so a short burst is not slowed by boots competing for the
+// cores), except when a start is waiting or no warm child is left: then as many boots as
+// CPUs. Forks from the zygote (Linux) cost about a millisecond: they refill at once.
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -121,7 +122,9 @@ let zygoteUnfit = false;
 
 function send(message: S.ServerMessage): void {
   try {
-    process.send!(message);
+    // With a callback: an EPIPE (the parent just went) is passed to it, not emitted as an
+    // 'error' that would crash this process with a stack trace on the user's terminal.
+    process.send!(message, undefined, {}, () => {});
   } catch {
     // the parent is gone; the disconnect handler ends this process
   }
@@ -483,7 +486,10 @@ function refresh(): void {
   let { ready, booting } = counts();
   const urgent = waiting > 0 || ready === 0;
   const quiet = now - lastClaim >= REFILL_DELAY_MS;
-  const concurrency = now < bootAfter ? 0 : urgent ? cpus : quiet ? 1 : 0;
+  // A fork costs a millisecond or so of the zygote's time: refill at once, whatever the
+  // burst (the zygote forks one at a time). A boot costs a whole Node start: hold back.
+  const forking = zygote?.ready === true;
+  const concurrency = now < bootAfter ? 0 : urgent || forking ? cpus : quiet ? 1 : 0;
   while (ready + booting < target && booting < concurrency && startWarm()) booting++;
   if (ready + booting < target && booting === 0 && concurrency === 0) {
     schedule(now < bootAfter ? bootAfter - now : REFILL_DELAY_MS - (now - lastClaim));

@@ -94,14 +94,17 @@ export async function zygoteLoop(
   for (;;) {
     const seen = Atomics.load(words, S.ZYGOTE_EVENTS);
     const ended = native.zygoteReap!();
-    if (ended.length > 0) fillCells(words, ended);
+    if (ended.length > 0) {
+      trace?.(`reaped ${ended.length / 2}`);
+      fillCells(words, ended);
+    }
     exits.push(...ended);
     if (exits.length > 0 && postExits(words, exits)) nudgeServer(words);
     if (wanted.length > 0) {
       const upTo = incoming.received;
       await preload(wanted.splice(0));
       lists = upTo;
-      process.send?.({ t: 'ready', lists } satisfies S.WarmChildMessage); // alive after importing them
+      process.send?.({ t: 'ready', lists } satisfies S.WarmChildMessage, undefined, {}, () => {}); // alive after importing them
       continue;
     }
     const gen = Atomics.load(words, S.PRELOAD_GEN);
@@ -120,6 +123,7 @@ export async function zygoteLoop(
       const state = S.slotWord(slot, S.STATE);
       if (Atomics.load(words, state) !== S.FORK || Atomics.load(words, S.slotWord(slot, S.PID)) !== 0) continue;
       let pid: number;
+      const t0 = trace === null ? 0 : performance.now();
       try {
         pid = native.zygoteFork!();
       } catch {
@@ -131,7 +135,7 @@ export async function zygoteLoop(
       // (The zygote's pid, read before the fork: the child must die with it even if it
       // dies before the child arms its parent-death signal.)
       if (pid === 0) return { slot, lists, zygote };
-      trace?.(`forked ${pid}`);
+      trace?.(`forked ${pid} in ${(performance.now() - t0).toFixed(2)} ms`);
       Atomics.store(words, S.slotWord(slot, S.PID), pid);
       nudgeServer(words);
     }
