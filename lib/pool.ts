@@ -115,6 +115,11 @@ async function toArray(name: string, it: unknown): Promise<unknown[]> {
   return out;
 }
 
+/** values into out from `start` (a small function: see the packed loops in codec.ts). */
+function copyInto(out: unknown[], start: number, values: readonly unknown[]): void {
+  for (let k = 0; k < values.length; k++) out[start + k] = values[k];
+}
+
 let workerCounter = 0;
 
 export class Pool implements AsyncDisposable {
@@ -560,8 +565,7 @@ export class Pool implements AsyncDisposable {
       live: true,
       chunk: (index, _ok, payload) => {
         const values = payload as R[];
-        const start = index * chunksize;
-        for (let k = 0; k < values.length; k++) out[start + k] = values[k]!;
+        copyInto(out, index * chunksize, values);
         try {
           progress.add(values.length);
         } catch (err) {
