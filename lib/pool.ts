@@ -31,7 +31,6 @@ import { Ring } from './ring.js';
 import { RawArray } from './shared_array.js';
 import { type TargetRef, describeTarget } from './targets.js';
 import { checkInteger, checkOptions, describe } from './validate.js';
-import { warmUp } from './warmup.js';
 
 const POOL_RING_BYTES = 1 << 20;
 /** Workers dying in a row before they are ready that break the pool. */
@@ -175,7 +174,6 @@ export class Pool implements AsyncDisposable {
       this.abandon(err as Error, pipes);
       throw err;
     }
-    warmUp(); // while the workers boot
   }
 
   /**

@@ -13,7 +13,6 @@ import type { Queue } from './queues.js';
 import { isThenable } from './iterables.js';
 import { importingTarget } from './process.js';
 import { type TargetRef, refModule, resolveTarget } from './targets.js';
-import { warmUp } from './warmup.js';
 
 export const INIT_FAILED = 1;
 /** A worker's slot when it leaves because it took an exit sentinel (a closing pool). */
@@ -109,7 +108,6 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
   }
 
   Atomics.store(a.running, a.index, 0); // ready: a death from now on is not a failed start
-  warmUp();
   // The task is claimed (its id in our slot) as it is read, before its record is
   // consumed: there is no instant at which a task is taken but nobody's.
   a.tasks.onTake = (task) => {
