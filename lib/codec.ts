@@ -76,6 +76,10 @@ const TYPED: readonly TypedKind[] = [
   kind(BigUint64Array),
 ];
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const INT32_KIND = TYPED.findIndex((k) => k.proto === Int32Array.prototype);
+const FLOAT64_KIND = TYPED.findIndex((k) => k.proto === Float64Array.prototype);
+
 function typedKind(v: object): number {
   const proto: unknown = Object.getPrototypeOf(v);
   for (let k = 0; k < TYPED.length; k++) if (TYPED[k]!.proto === proto) return k;
@@ -84,7 +88,9 @@ function typedKind(v: object): number {
 
 /**
  * A range of an array, sent as an array of its own without copying it first (a pool's
- * chunks). Only as an element of a message's top-level array.
+ * chunks). Only as an element of a message's top-level array. A range of at least
+ * PACKED_MIN numbers arrives as an Int32Array (all int32, no -0) or a Float64Array, whose
+ * bytes the reader copies in one go: a pool worker reads its items by index only.
  */
 export class ArraySlice {
   constructor(
@@ -253,10 +259,12 @@ export class Encoder {
     }
   }
 
-  /** a[start, end) as an array. */
-  private array(a: readonly unknown[], start: number, end: number, depth: number): void {
+  /** a[start, end) as an array (numbers as a typed array if `typed`: see ArraySlice). */
+  private array(a: readonly unknown[], start: number, end: number, depth: number, typed: boolean): void {
     const n = end - start;
-    if (n >= PACKED_MIN && this.packed(a, start, end)) return;
+    // A typed array's bytes are in the host's order (they are written little-endian), and
+    // its byte length must fit the u32 of T_TYPED.
+    if (n >= PACKED_MIN && this.packed(a, start, end, typed && LITTLE_ENDIAN && n < 2 ** 29)) return;
     this.u8(T_ARRAY);
     this.u32(n);
     for (let k = start; k < end; k++) {
@@ -266,28 +274,38 @@ export class Encoder {
     }
   }
 
-  /** a[start, end), all numbers (no holes), as one packed run; false if it is not one. */
-  private packed(a: readonly unknown[], start: number, end: number): boolean {
+  /**
+   * a[start, end), all numbers (no holes), as one packed run (T_INT32_ARRAY or
+   * T_FLOAT64_ARRAY; with `typed`, a T_TYPED Int32Array or Float64Array); false if it is
+   * not one.
+   */
+  private packed(a: readonly unknown[], start: number, end: number, typed: boolean): boolean {
     const n = end - start;
+    const head = typed ? 6 : 5;
     // A long array is seen to be numbers before the scratch grows for it (a holey one of
     // length 2 ** 32 - 1 must not ask for 16 GiB).
-    if (n > PACKED_UNCHECKED && this.pos + 5 + n * 4 > this.buf.length && firstNonNumber(a, start, end) < end) return false;
+    if (n > PACKED_UNCHECKED && this.pos + head + n * 4 > this.buf.length && firstNonNumber(a, start, end) < end) return false;
     // One pass for the common case (all int32), a second as float64 if one is not.
-    this.ensure(5 + n * 4);
-    let stop = writeInt32s(a, start, end, this.dv, this.pos + 5);
-    let tag = T_INT32_ARRAY;
+    this.ensure(head + n * 4);
+    let stop = writeInt32s(a, start, end, this.dv, this.pos + head);
     let width = 4;
     if (stop < end) {
       if (typeof a[stop] !== 'number') return false;
-      this.ensure(5 + n * 8);
-      stop = writeFloat64s(a, start, end, this.dv, this.pos + 5);
+      this.ensure(head + n * 8);
+      stop = writeFloat64s(a, start, end, this.dv, this.pos + head);
       if (stop < end) return false;
-      tag = T_FLOAT64_ARRAY;
       width = 8;
     }
-    this.buf[this.pos] = tag;
-    this.dv.setUint32(this.pos + 1, n, true);
-    this.pos += 5 + n * width;
+    const p = this.pos;
+    if (typed) {
+      this.buf[p] = T_TYPED;
+      this.buf[p + 1] = width === 4 ? INT32_KIND : FLOAT64_KIND;
+      this.dv.setUint32(p + 2, n * width, true);
+    } else {
+      this.buf[p] = width === 4 ? T_INT32_ARRAY : T_FLOAT64_ARRAY;
+      this.dv.setUint32(p + 1, n, true);
+    }
+    this.pos = p + head + n * width;
     return true;
   }
 
@@ -334,7 +352,7 @@ export class Encoder {
     if (containers.length >= MAX_CONTAINERS || containers.includes(v)) throw BAIL;
     containers.push(v);
     if (v instanceof ArraySlice) {
-      this.array(v.array, v.start, v.end, depth);
+      this.array(v.array, v.start, v.end, depth, true);
       return;
     }
     if (ArrayBuffer.isView(v)) {
@@ -351,7 +369,7 @@ export class Encoder {
     }
     if (Array.isArray(v)) {
       if (Object.getPrototypeOf(v) !== Array.prototype) throw BAIL; // a subclass
-      this.array(v, 0, v.length, depth);
+      this.array(v, 0, v.length, depth, false);
       return;
     }
     if (Object.getPrototypeOf(v) !== Object.prototype) throw BAIL;

@@ -114,18 +114,12 @@ async function toArray(name: string, it: unknown): Promise<unknown[]> {
   return out;
 }
 
-/** Arrays per concat call when the chunks' results are joined (its arguments go on the stack). */
-const JOIN_GROUP = 1024;
-
 /**
- * The chunks' results as one array. concat is native: as fast in a fresh process as in
- * a warm one, where a copy loop runs in the interpreter until V8 has compiled it.
+ * A chunk's results into `out` from `start`: an array, or numbers in a typed array
+ * (pool_chunk.ts). A small function, which V8 optimizes soon (see codec.ts's loops).
  */
-function joinParts<R>(parts: R[][]): R[] {
-  if (parts.length <= JOIN_GROUP) return parts.length === 1 ? parts[0]! : ([] as R[]).concat(...parts);
-  const groups: R[][] = [];
-  for (let i = 0; i < parts.length; i += JOIN_GROUP) groups.push(([] as R[]).concat(...parts.slice(i, i + JOIN_GROUP)));
-  return joinParts(groups);
+function copyInto<R>(out: R[], start: number, values: ArrayLike<R>): void {
+  for (let k = 0; k < values.length; k++) out[start + k] = values[k]!;
 }
 
 let workerCounter = 0;
@@ -550,8 +544,8 @@ export class Pool implements AsyncDisposable {
     let chunksize = chunksizeOption;
     if (chunksize === 0) chunksize = Math.ceil(n / (this.size * 4));
     const progress = progressFor(progressOption, n);
+    const out = new Array<R>(n);
     const chunks = Math.ceil(n / chunksize);
-    const parts = new Array<R[]>(chunks);
     let sent = 0;
     let done = 0;
     // Chunks go out as results come back, a bounded number ahead: the task ring then
@@ -571,8 +565,8 @@ export class Pool implements AsyncDisposable {
     const job: Job = {
       live: true,
       chunk: (index, _ok, payload) => {
-        const values = payload as R[];
-        parts[index] = values;
+        const values = payload as ArrayLike<R>;
+        copyInto(out, index * chunksize, values);
         try {
           progress.add(values.length);
         } catch (err) {
@@ -582,7 +576,7 @@ export class Pool implements AsyncDisposable {
         if (++done === chunks) {
           job.live = false;
           progress.end();
-          result.resolve(joinParts(parts));
+          result.resolve(out);
         } else {
           sendMore();
         }

@@ -6,11 +6,13 @@
 // Messages (arrays, so the codec's fast path carries them):
 //   task:   [chunkId, fnId, star (0|1), items]      or null: exit (one per worker, at close)
 //   result: [chunkId, 1, values] | [chunkId, 0, error] | [0, INIT_FAILED, error]
+// items and values are arrays, or typed arrays when they are numbers (pool_chunk.ts).
 // Functions come by reference or source once (pool.ts sends each new one to every
 // worker's control pipe before the first chunk that uses it) and are then named by id.
 import type { Connection } from './connection.js';
 import type { Queue } from './queues.js';
 import { isThenable } from './iterables.js';
+import { type Items, runChunk } from './pool_chunk.js';
 import { importingTarget } from './process.js';
 import { type TargetRef, refModule, resolveTarget } from './targets.js';
 
@@ -20,7 +22,7 @@ export const EXIT_BY_SENTINEL = -1;
 /** A worker's slot from its start until it is ready for tasks (its initializer done). */
 export const NOT_STARTED = -2;
 
-export type Task = [chunkId: number, fnId: number, star: 0 | 1, items: unknown[]] | null;
+export type Task = [chunkId: number, fnId: number, star: 0 | 1, items: Items] | null;
 export type Result = [chunkId: number, ok: 0 | 1, payload: unknown];
 
 /** An error as data (structured clone keeps Errors, but a thrown non-Error is anything). */
@@ -48,32 +50,6 @@ export interface WorkerArgs {
   initargs: unknown[];
   maxtasks: number;
   fns: [number, TargetRef][];
-}
-
-/**
- * fn over items, in order. Synchronous while fn's results are (a small function of its
- * own, which V8 optimizes soon, unlike this loop inside poolWorker); from the first
- * thenable on, each result is awaited before the next call.
- */
-function runChunk(fn: Fn, items: unknown[], star: 0 | 1): unknown[] | Promise<unknown[]> {
-  const n = items.length;
-  const out = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = star === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
-    if (isThenable(r)) return finishChunk(fn, items, star, out, i, r);
-    out[i] = r;
-  }
-  return out;
-}
-
-async function finishChunk(fn: Fn, items: unknown[], star: 0 | 1, out: unknown[], i: number, pending: PromiseLike<unknown>): Promise<unknown[]> {
-  out[i] = await pending;
-  for (let k = i + 1; k < items.length; k++) {
-    let r = star === 1 ? fn(...(items[k] as unknown[])) : fn(items[k]);
-    if (isThenable(r)) r = await r;
-    out[k] = r;
-  }
-  return out;
 }
 
 export async function poolWorker(a: WorkerArgs): Promise<void> {
@@ -124,9 +100,8 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
     let result: Result;
     try {
       const fn = await fnFor(fnId);
-      let out = runChunk(fn, items, star);
-      if (!Array.isArray(out)) out = await out;
-      result = [chunkId, 1, out];
+      const values = runChunk(fn, items, star);
+      result = [chunkId, 1, values instanceof Promise ? await values : values];
     } catch (err) {
       result = [chunkId, 0, errorInfo(err)];
     }
