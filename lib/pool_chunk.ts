@@ -1,8 +1,8 @@
 // What a pool worker does with one chunk: the function over its items, in order.
 //
-// A map over numbers is the common case, and the results then travel as a typed array:
-// they go into an Int32Array while they are int32s, a Float64Array while they are
-// numbers, an array from the first other value on. The codec carries a typed array as its
+// A map over numbers is the common case, and its results then travel as a typed array
+// (8 or more of them): they go into an Int32Array while they are int32s, a Float64Array
+// while they are numbers, an array from the first other value on. The codec carries a typed array as its
 // bytes (one copy, no per-item work) and the parent copies the numbers into the result
 // array, so this loop is all the per-item work a worker does. The items of a map's chunk
 // come as a typed array too when they are numbers (codec.ts ArraySlice).
@@ -22,9 +22,13 @@ function callAt(fn: Fn, items: Items, i: number, star: 0 | 1): unknown {
   return star === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
 }
 
+/** Fewer results than this go as an array: a typed array costs more than it saves. */
+const TYPED_MIN = 8;
+
 /** The results of fn over `items` (fn(...item) if `star`); a promise once one is a thenable. */
 export function runChunk(fn: Fn, items: Items, star: 0 | 1): Values | Promise<Values> {
   const n = items.length;
+  if (n < TYPED_MIN) return runAny(fn, items, star, []);
   const ints = new Int32Array(n);
   let i = 0;
   let r: unknown;
@@ -35,7 +39,7 @@ export function runChunk(fn: Fn, items: Items, star: 0 | 1): Values | Promise<Va
   }
   if (i === n) return ints;
   if (typeof r === 'number') return runFloats(fn, items, star, ints, i, r);
-  return runAny(fn, items, star, Array.from(ints.subarray(0, i)), r);
+  return continueAny(fn, items, star, Array.from(ints.subarray(0, i)), r);
 }
 
 /** From item i on, its result `r` not an int32: results[0, i) are in `ints`. */
@@ -49,19 +53,24 @@ function runFloats(fn: Fn, items: Items, star: 0 | 1, ints: Int32Array, i: numbe
     if (i === n) return floats;
     next = callAt(fn, items, i, star);
   }
-  return runAny(fn, items, star, Array.from(floats.subarray(0, i)), next);
+  return continueAny(fn, items, star, Array.from(floats.subarray(0, i)), next);
 }
 
-/** From item out.length on, its result `r` not a number: results before it are in `out`. */
-function runAny(fn: Fn, items: Items, star: 0 | 1, out: unknown[], r: unknown): unknown[] | Promise<unknown[]> {
-  const n = items.length;
-  let next = r;
-  for (;;) {
-    if (isThenable(next)) return finishAsync(fn, items, star, out, next);
-    out.push(next);
-    if (out.length === n) return out;
-    next = callAt(fn, items, out.length, star);
+/** `r` is the result of item out.length, the results before it in `out`. */
+function continueAny(fn: Fn, items: Items, star: 0 | 1, out: unknown[], r: unknown): unknown[] | Promise<unknown[]> {
+  if (isThenable(r)) return finishAsync(fn, items, star, out, r);
+  out.push(r);
+  return runAny(fn, items, star, out);
+}
+
+/** The results from item out.length on, into `out`. */
+function runAny(fn: Fn, items: Items, star: 0 | 1, out: unknown[]): unknown[] | Promise<unknown[]> {
+  while (out.length < items.length) {
+    const r = callAt(fn, items, out.length, star);
+    if (isThenable(r)) return finishAsync(fn, items, star, out, r);
+    out.push(r);
   }
+  return out;
 }
 
 /** From the first thenable on: each result awaited before the next call. */

@@ -195,17 +195,18 @@ describe('Pool with two workers', () => {
     });
 
     it('results of every kind, changing within a chunk, come back exactly and as a plain array', async () => {
-      // A worker keeps a chunk's results in an Int32Array, then a Float64Array, then an
-      // array (pool_chunk.ts): each switch, and a thenable after each, in one chunk.
+      // A worker keeps a chunk's results (8 or more) in an Int32Array, then a Float64Array,
+      // then an array (pool_chunk.ts): each switch, and a thenable after each, in a chunk.
       const chunks = [
-        ['i1', 'i2', 'i3'],
-        ['i1', 'f', 'z', 'n', 'big', 'i-7'],
-        ['f', 's', 'i2', 'z'],
-        ['i1', 'o', 'p5', 'i4', 'f'],
-        ['i1', 'f', 'p6', 's'],
-        ['p1', 'i2'],
-        ['z'],
-        ['n', 'i2'],
+        ['i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'],
+        ['i1', 'i2', 'i3', 'f', 'z', 'n', 'big', 'i-7', 'i9'],
+        ['f', 'i1', 'i2', 'i3', 'i4', 's', 'i2', 'z'],
+        ['i1', 'i2', 'i3', 'i4', 'o', 'p5', 'i4', 'f', 'i9'],
+        ['i1', 'i2', 'i3', 'i4', 'f', 'f', 'p6', 's'],
+        ['p1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'],
+        ['z', 'i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7'],
+        ['n', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8', 's'],
+        ['i1', 's', 'f', 'z'],
       ];
       const expected = (spec: string) => targets.fromSpec(spec) as unknown;
       for (const chunk of chunks) {
