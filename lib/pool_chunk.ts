@@ -33,7 +33,8 @@ export function runChunk(fn: Fn, items: Items, star: 0 | 1): Values | Promise<Va
   let i = 0;
   let r: unknown;
   for (; i < n; i++) {
-    r = callAt(fn, items, i, star);
+    // The call written out, not callAt(): V8 optimizes this loop sooner without the extra call.
+    r = star === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
     if (typeof r !== 'number' || (r | 0) !== r || (r === 0 && 1 / r < 0)) break;
     ints[i] = r;
   }
@@ -51,7 +52,7 @@ function runFloats(fn: Fn, items: Items, star: 0 | 1, ints: Int32Array, i: numbe
   while (typeof next === 'number') {
     floats[i++] = next;
     if (i === n) return floats;
-    next = callAt(fn, items, i, star);
+    next = star === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
   }
   return continueAny(fn, items, star, Array.from(floats.subarray(0, i)), next);
 }
