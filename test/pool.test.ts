@@ -233,6 +233,8 @@ describe('Pool with two workers', () => {
           expect(out).toHaveLength(items.length);
           for (const [k, v] of out.entries()) expect(Object.is(v, items[k]), `chunksize ${chunksize} [${k}] ${v}`).toBe(true);
         }
+        const streamed = await collect(pool.imap(targets.identity, items, { chunksize: 10 }));
+        for (const [k, v] of streamed.entries()) expect(Object.is(v, items[k]), `imap [${k}] ${v}`).toBe(true);
       }
       expect(await pool.map(targets.square, [0.5, 1.5, 2, 3, 4, 5, 6, 7, 8])).toEqual([0.25, 2.25, 4, 9, 16, 25, 36, 49, 64]);
     });
