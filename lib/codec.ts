@@ -89,8 +89,9 @@ function typedKind(v: object): number {
 /**
  * A range of an array, sent as an array of its own without copying it first (a pool's
  * chunks). Only as an element of a message's top-level array. A range of at least
- * PACKED_MIN numbers arrives as an Int32Array (all int32, no -0) or a Float64Array, whose
- * bytes the reader copies in one go: a pool worker reads its items by index only.
+ * PACKED_MIN numbers arrives as an Int32Array (all int32, no -0) or a Float64Array (on a
+ * little-endian host), whose bytes the reader copies in one go: a pool worker reads its
+ * items by index only.
  */
 export class ArraySlice {
   constructor(
