@@ -37,6 +37,9 @@ const T_FLOAT64_ARRAY = 13; // u32 length, then float64 elements: an array of nu
 /** Arrays of numbers at least this long are written packed (no tag per element). */
 const PACKED_MIN = 8;
 
+/** Arrays up to this long are written without a first look (the scratch may grow for nothing). */
+const PACKED_UNCHECKED = 1 << 16;
+
 /** Strings up to this length are written char by char (faster than a native call). */
 const SHORT_STRING = 32;
 /** Containers per message before the fast path gives up (identity checks are linear). */
@@ -73,6 +76,10 @@ const TYPED: readonly TypedKind[] = [
   kind(BigUint64Array),
 ];
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const INT32_KIND = TYPED.findIndex((k) => k.proto === Int32Array.prototype);
+const FLOAT64_KIND = TYPED.findIndex((k) => k.proto === Float64Array.prototype);
+
 function typedKind(v: object): number {
   const proto: unknown = Object.getPrototypeOf(v);
   for (let k = 0; k < TYPED.length; k++) if (TYPED[k]!.proto === proto) return k;
@@ -81,7 +88,10 @@ function typedKind(v: object): number {
 
 /**
  * A range of an array, sent as an array of its own without copying it first (a pool's
- * chunks). Only as an element of a message's top-level array.
+ * chunks). Only as an element of a message's top-level array. A range of at least
+ * PACKED_MIN numbers arrives as an Int32Array (all int32, no -0) or a Float64Array (on a
+ * little-endian host), whose bytes the reader copies in one go: a pool worker reads its
+ * items by index only.
  */
 export class ArraySlice {
   constructor(
@@ -96,6 +106,52 @@ function materialize(value: unknown): unknown {
   // Only a pool's chunk list holds slices, and it is short: a long array is left alone.
   if (!Array.isArray(value) || value.length > 65536 || !value.some((e) => e instanceof ArraySlice)) return value;
   return value.map((e) => (e instanceof ArraySlice ? e.array.slice(e.start, e.end) : e));
+}
+
+// The loops over packed number arrays are small functions of their own, given their
+// buffers as arguments: V8 compiles a small function in a few ms even with every CPU
+// busy, where the loop inlined in Encoder/Decoder methods waited 15-60 ms for its
+// optimized code (the whole method compiled, twice: once for the loop, once for the
+// call), and the first maps of a pool ran in the interpreter meanwhile.
+
+/**
+ * a[start, end) as int32s at `dv[p]`, while they are int32s (not -0): the index of the
+ * first element that is not one (`end` when all are).
+ */
+function writeInt32s(a: readonly unknown[], start: number, end: number, dv: DataView, p: number): number {
+  for (let k = start; k < end; k++, p += 4) {
+    const e = a[k];
+    if (typeof e !== 'number' || (e | 0) !== e || (e === 0 && 1 / e < 0)) return k;
+    dv.setInt32(p, e, true);
+  }
+  return end;
+}
+
+/** a[start, end) as float64s at `dv[p]`, while they are numbers: as writeInt32s. */
+function writeFloat64s(a: readonly unknown[], start: number, end: number, dv: DataView, p: number): number {
+  for (let k = start; k < end; k++, p += 8) {
+    const e = a[k];
+    if (typeof e !== 'number') return k;
+    dv.setFloat64(p, e, true);
+  }
+  return end;
+}
+
+function firstNonNumber(a: readonly unknown[], start: number, end: number): number {
+  for (let k = start; k < end; k++) if (typeof a[k] !== 'number') return k;
+  return end;
+}
+
+function readInt32s(dv: DataView, p: number, n: number): number[] {
+  const a = new Array<number>(n);
+  for (let k = 0; k < n; k++, p += 4) a[k] = dv.getInt32(p, true);
+  return a;
+}
+
+function readFloat64s(dv: DataView, p: number, n: number): number[] {
+  const a = new Array<number>(n);
+  for (let k = 0; k < n; k++, p += 8) a[k] = dv.getFloat64(p, true);
+  return a;
 }
 
 /** Thrown (as this one object) when a value is not for the fast path. */
@@ -204,10 +260,12 @@ export class Encoder {
     }
   }
 
-  /** a[start, end) as an array. */
-  private array(a: readonly unknown[], start: number, end: number, depth: number): void {
+  /** a[start, end) as an array (numbers as a typed array if `typed`: see ArraySlice). */
+  private array(a: readonly unknown[], start: number, end: number, depth: number, typed: boolean): void {
     const n = end - start;
-    if (n >= PACKED_MIN && this.packed(a, start, end)) return;
+    // A typed array's bytes are in the host's order (they are written little-endian), and
+    // its byte length must fit the u32 of T_TYPED.
+    if (n >= PACKED_MIN && this.packed(a, start, end, typed && LITTLE_ENDIAN && n < 2 ** 29)) return;
     this.u8(T_ARRAY);
     this.u32(n);
     for (let k = start; k < end; k++) {
@@ -217,25 +275,38 @@ export class Encoder {
     }
   }
 
-  /** a[start, end), all numbers (no holes), as one packed run; false if it is not one. */
-  private packed(a: readonly unknown[], start: number, end: number): boolean {
+  /**
+   * a[start, end), all numbers (no holes), as one packed run (T_INT32_ARRAY or
+   * T_FLOAT64_ARRAY; with `typed`, a T_TYPED Int32Array or Float64Array); false if it is
+   * not one.
+   */
+  private packed(a: readonly unknown[], start: number, end: number, typed: boolean): boolean {
     const n = end - start;
-    let ints = true;
-    for (let k = start; k < end; k++) {
-      const e = a[k];
-      if (typeof e !== 'number') return false;
-      if (ints && ((e | 0) !== e || (e === 0 && 1 / e < 0))) ints = false;
+    const head = typed ? 6 : 5;
+    // A long array is seen to be numbers before the scratch grows for it (a holey one of
+    // length 2 ** 32 - 1 must not ask for 16 GiB).
+    if (n > PACKED_UNCHECKED && this.pos + head + n * 4 > this.buf.length && firstNonNumber(a, start, end) < end) return false;
+    // One pass for the common case (all int32), a second as float64 if one is not.
+    this.ensure(head + n * 4);
+    let stop = writeInt32s(a, start, end, this.dv, this.pos + head);
+    let width = 4;
+    if (stop < end) {
+      if (typeof a[stop] !== 'number') return false;
+      this.ensure(head + n * 8);
+      stop = writeFloat64s(a, start, end, this.dv, this.pos + head);
+      if (stop < end) return false;
+      width = 8;
     }
-    const width = ints ? 4 : 8;
-    this.ensure(5 + n * width);
-    const dv = this.dv;
-    let p = this.pos;
-    this.buf[p] = ints ? T_INT32_ARRAY : T_FLOAT64_ARRAY;
-    dv.setUint32(p + 1, n, true);
-    p += 5;
-    if (ints) for (let k = start; k < end; k++, p += 4) dv.setInt32(p, a[k] as number, true);
-    else for (let k = start; k < end; k++, p += 8) dv.setFloat64(p, a[k] as number, true);
-    this.pos = p;
+    const p = this.pos;
+    if (typed) {
+      this.buf[p] = T_TYPED;
+      this.buf[p + 1] = width === 4 ? INT32_KIND : FLOAT64_KIND;
+      this.dv.setUint32(p + 2, n * width, true);
+    } else {
+      this.buf[p] = width === 4 ? T_INT32_ARRAY : T_FLOAT64_ARRAY;
+      this.dv.setUint32(p + 1, n, true);
+    }
+    this.pos = p + head + n * width;
     return true;
   }
 
@@ -282,7 +353,7 @@ export class Encoder {
     if (containers.length >= MAX_CONTAINERS || containers.includes(v)) throw BAIL;
     containers.push(v);
     if (v instanceof ArraySlice) {
-      this.array(v.array, v.start, v.end, depth);
+      this.array(v.array, v.start, v.end, depth, true);
       return;
     }
     if (ArrayBuffer.isView(v)) {
@@ -299,7 +370,7 @@ export class Encoder {
     }
     if (Array.isArray(v)) {
       if (Object.getPrototypeOf(v) !== Array.prototype) throw BAIL; // a subclass
-      this.array(v, 0, v.length, depth);
+      this.array(v, 0, v.length, depth, false);
       return;
     }
     if (Object.getPrototypeOf(v) !== Object.prototype) throw BAIL;
@@ -396,12 +467,8 @@ export class Decoder {
         const n = this.u32(end);
         const width = tag === T_INT32_ARRAY ? 4 : 8;
         this.need(n * width, end);
-        const a = new Array<number>(n);
-        const dv = this.dv;
-        let p = this.pos;
-        if (width === 4) for (let k = 0; k < n; k++, p += 4) a[k] = dv.getInt32(p, true);
-        else for (let k = 0; k < n; k++, p += 8) a[k] = dv.getFloat64(p, true);
-        this.pos = p;
+        const a = width === 4 ? readInt32s(this.dv, this.pos, n) : readFloat64s(this.dv, this.pos, n);
+        this.pos += n * width;
         return a;
       }
       case T_OBJECT: {

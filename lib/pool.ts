@@ -31,7 +31,6 @@ import { Ring } from './ring.js';
 import { RawArray } from './shared_array.js';
 import { type TargetRef, describeTarget } from './targets.js';
 import { checkInteger, checkOptions, describe } from './validate.js';
-import { warmUp } from './warmup.js';
 
 const POOL_RING_BYTES = 1 << 20;
 /** Workers dying in a row before they are ready that break the pool. */
@@ -115,6 +114,14 @@ async function toArray(name: string, it: unknown): Promise<unknown[]> {
   return out;
 }
 
+/**
+ * A chunk's results into `out` from `start`: an array, or numbers in a typed array
+ * (pool_chunk.ts). A small function, which V8 optimizes soon (see codec.ts's loops).
+ */
+function copyInto<R>(out: R[], start: number, values: ArrayLike<R>): void {
+  for (let k = 0; k < values.length; k++) out[start + k] = values[k]!;
+}
+
 let workerCounter = 0;
 
 export class Pool implements AsyncDisposable {
@@ -170,7 +177,6 @@ export class Pool implements AsyncDisposable {
       this.abandon(err as Error, pipes);
       throw err;
     }
-    warmUp(); // while the workers boot
   }
 
   /**
@@ -538,7 +544,9 @@ export class Pool implements AsyncDisposable {
     let chunksize = chunksizeOption;
     if (chunksize === 0) chunksize = Math.ceil(n / (this.size * 4));
     const progress = progressFor(progressOption, n);
-    const out = new Array<R>(n);
+    // Made when the first result comes, while the workers run, not before the first chunk
+    // goes out: a big array's fresh memory costs about 5 ns per item to fault in here.
+    let out: R[] | null = null;
     const chunks = Math.ceil(n / chunksize);
     let sent = 0;
     let done = 0;
@@ -559,9 +567,9 @@ export class Pool implements AsyncDisposable {
     const job: Job = {
       live: true,
       chunk: (index, _ok, payload) => {
-        const values = payload as R[];
-        const start = index * chunksize;
-        for (let k = 0; k < values.length; k++) out[start + k] = values[k]!;
+        const values = payload as ArrayLike<R>;
+        out ??= new Array<R>(n);
+        copyInto(out, index * chunksize, values);
         try {
           progress.add(values.length);
         } catch (err) {

@@ -6,14 +6,15 @@
 // Messages (arrays, so the codec's fast path carries them):
 //   task:   [chunkId, fnId, star (0|1), items]      or null: exit (one per worker, at close)
 //   result: [chunkId, 1, values] | [chunkId, 0, error] | [0, INIT_FAILED, error]
+// items and values are arrays, or typed arrays when they are numbers (pool_chunk.ts).
 // Functions come by reference or source once (pool.ts sends each new one to every
 // worker's control pipe before the first chunk that uses it) and are then named by id.
 import type { Connection } from './connection.js';
 import type { Queue } from './queues.js';
 import { isThenable } from './iterables.js';
+import { type Items, runChunk } from './pool_chunk.js';
 import { importingTarget } from './process.js';
 import { type TargetRef, refModule, resolveTarget } from './targets.js';
-import { warmUp } from './warmup.js';
 
 export const INIT_FAILED = 1;
 /** A worker's slot when it leaves because it took an exit sentinel (a closing pool). */
@@ -21,7 +22,7 @@ export const EXIT_BY_SENTINEL = -1;
 /** A worker's slot from its start until it is ready for tasks (its initializer done). */
 export const NOT_STARTED = -2;
 
-export type Task = [chunkId: number, fnId: number, star: 0 | 1, items: unknown[]] | null;
+export type Task = [chunkId: number, fnId: number, star: 0 | 1, items: Items] | null;
 export type Result = [chunkId: number, ok: 0 | 1, payload: unknown];
 
 /** An error as data (structured clone keeps Errors, but a thrown non-Error is anything). */
@@ -83,7 +84,6 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
   }
 
   Atomics.store(a.running, a.index, 0); // ready: a death from now on is not a failed start
-  warmUp();
   // The task is claimed (its id in our slot) as it is read, before its record is
   // consumed: there is no instant at which a task is taken but nobody's.
   a.tasks.onTake = (task) => {
@@ -100,13 +100,8 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
     let result: Result;
     try {
       const fn = await fnFor(fnId);
-      const out = new Array(items.length);
-      for (let i = 0; i < items.length; i++) {
-        let r = star === 1 ? fn(...(items[i] as unknown[])) : fn(items[i]);
-        if (isThenable(r)) r = await r;
-        out[i] = r;
-      }
-      result = [chunkId, 1, out];
+      const values = runChunk(fn, items, star);
+      result = [chunkId, 1, values instanceof Promise ? await values : values];
     } catch (err) {
       result = [chunkId, 0, errorInfo(err)];
     }

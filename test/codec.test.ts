@@ -17,12 +17,13 @@ interface DecoderLike {
 }
 const codec = require('../dist/codec.js') as {
   Encoder: new () => EncoderLike;
+  ArraySlice: new (array: readonly unknown[], start: number, end: number) => object;
   Decoder: new () => DecoderLike;
   revive(value: unknown, wire: boolean): unknown;
   FORMAT_FAST: number;
   FORMAT_V8: number;
 };
-const { Encoder, Decoder, revive, FORMAT_FAST, FORMAT_V8 } = codec;
+const { Encoder, Decoder, ArraySlice, revive, FORMAT_FAST, FORMAT_V8 } = codec;
 
 const enc = new Encoder();
 const dec = new Decoder();
@@ -242,6 +243,50 @@ describe('codec: fast path round trips', () => {
     expect((via(FORMAT_FAST, huge) as Buffer).equals(huge)).toBe(true);
     enc.shrink();
     expect(via(FORMAT_FAST, 'after shrink')).toBe('after shrink');
+  });
+
+  it('arrays of numbers (written packed from 8 on): ints, then -0, NaN or a non-int32 make them float64s', () => {
+    const ints = Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? -i : i * 1000));
+    const holey = new Array<number>(12);
+    for (let i = 0; i < 12; i++) holey[i] = i;
+    for (const odd of [-0, Number.NaN, 0.5, 2 ** 31, -(2 ** 31) - 1, Number.NEGATIVE_INFINITY]) {
+      for (const at of [0, 10, 19]) {
+        const v = ints.slice();
+        v[at] = odd;
+        const got = via(FORMAT_FAST, v) as number[];
+        expect(Array.isArray(got)).toBe(true);
+        for (const [k, x] of got.entries()) expect(Object.is(x, v[k]), `${odd} at ${at}: [${k}]`).toBe(true);
+      }
+    }
+    expect(via(FORMAT_FAST, ints)).toStrictEqual(ints);
+    expect(via(FORMAT_FAST, holey)).toStrictEqual(holey);
+    expect(via(FORMAT_FAST, [...ints, 'x'])).toStrictEqual([...ints, 'x']);
+  });
+
+  it("an ArraySlice (a pool's chunk) arrives as its range; 8 or more numbers as an Int32Array or Float64Array", () => {
+    const items = [...Array.from({ length: 30 }, (_, i) => i - 5), 1.5, -0, Number.NaN, 'x', { o: 1 }];
+    const slice = (start: number, end: number) => {
+      const [got] = via(FORMAT_FAST, [new ArraySlice(items, start, end)]) as [unknown];
+      return got;
+    };
+    const ints = slice(0, 30);
+    expect(ints).toBeInstanceOf(Int32Array);
+    expect(Array.from(ints as Int32Array)).toEqual(items.slice(0, 30));
+    const floats = slice(22, 33);
+    expect(floats).toBeInstanceOf(Float64Array);
+    for (const [k, x] of Array.from(floats as Float64Array).entries()) expect(Object.is(x, items[22 + k]), `[${k}]`).toBe(true);
+    expect(slice(26, 34)).toStrictEqual(items.slice(26, 34)); // a string among them: an array
+    expect(slice(3, 10)).toStrictEqual(items.slice(3, 10)); // 7 numbers: an array
+    expect(slice(30, 35)).toStrictEqual(items.slice(30, 35));
+    expect(slice(4, 4)).toStrictEqual([]);
+    // Its own memory, aligned, not a view of the message bytes.
+    const bytes = enc.encode([1, new ArraySlice(items, 0, 10)]).slice();
+    const [, got] = dec.decode(bytes, 0, bytes.length) as [number, Int32Array];
+    expect(got.buffer).not.toBe(bytes.buffer);
+    expect(got.byteOffset).toBe(0);
+    // The structured-clone fallback (a Map beside it) makes it an array.
+    const [, viaV8] = via(FORMAT_V8, [new Map(), new ArraySlice(items, 0, 10)]) as [unknown, unknown];
+    expect(viaV8).toStrictEqual(items.slice(0, 10));
   });
 
   it('nesting up to the fast limit stays fast; depth 100 goes through the fallback intact', () => {

@@ -194,6 +194,51 @@ describe('Pool with two workers', () => {
       expect(await pool.map(T('square'), [])).toEqual([]);
     });
 
+    it('results of every kind, changing within a chunk, come back exactly and as a plain array', async () => {
+      // A worker keeps a chunk's results (8 or more) in an Int32Array, then a Float64Array,
+      // then an array (pool_chunk.ts): each switch, and a thenable after each, in a chunk.
+      const chunks = [
+        ['i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'],
+        ['i1', 'i2', 'i3', 'f', 'z', 'n', 'big', 'i-7', 'i9'],
+        ['f', 'i1', 'i2', 'i3', 'i4', 's', 'i2', 'z'],
+        ['i1', 'i2', 'i3', 'i4', 'o', 'p5', 'i4', 'f', 'i9'],
+        ['i1', 'i2', 'i3', 'i4', 'f', 'f', 'p6', 's'],
+        ['p1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'],
+        ['z', 'i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7'],
+        ['n', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8', 's'],
+        ['i1', 's', 'f', 'z'],
+      ];
+      const expected = (spec: string) => targets.fromSpec(spec) as unknown;
+      for (const chunk of chunks) {
+        const out = await pool.map(targets.fromSpec, chunk, { chunksize: chunk.length });
+        expect(Array.isArray(out), chunk.join()).toBe(true);
+        const want = await Promise.all(chunk.map(expected));
+        expect(out, chunk.join()).toEqual(want);
+        for (const [k, v] of out.entries()) if (typeof v === 'number') expect(Object.is(v, want[k]), `${chunk.join()} [${k}]`).toBe(true);
+      }
+      const all = chunks.flat();
+      const want = await Promise.all(all.map(expected));
+      expect(await pool.map(targets.fromSpec, all, { chunksize: 4 })).toEqual(want);
+      expect(await collect(pool.imap(targets.fromSpec, all, { chunksize: 5 }))).toEqual(want);
+    });
+
+    it("a map's numbers reach fn as numbers, -0, NaN and non-int32s exactly (they travel as a typed array)", async () => {
+      const ints = range(50).map((i) => (i % 2 === 0 ? i : -i * 1000));
+      const mixed = [1.5, -0, Number.NaN, 2 ** 31, -(2 ** 31), 0, 7, Number.POSITIVE_INFINITY, 1e-300, 3];
+      const intsAndMinusZero = [...range(9), -0]; // -0 is no int32: not an Int32Array's
+      for (const items of [ints, mixed, intsAndMinusZero, [...ints, ...mixed]]) {
+        for (const chunksize of [1, 8, 10, 1000]) {
+          const out = await pool.map(targets.identity, items, { chunksize });
+          expect(Array.isArray(out)).toBe(true);
+          expect(out).toHaveLength(items.length);
+          for (const [k, v] of out.entries()) expect(Object.is(v, items[k]), `chunksize ${chunksize} [${k}] ${v}`).toBe(true);
+        }
+        const streamed = await collect(pool.imap(targets.identity, items, { chunksize: 10 }));
+        for (const [k, v] of streamed.entries()) expect(Object.is(v, items[k]), `imap [${k}] ${v}`).toBe(true);
+      }
+      expect(await pool.map(targets.square, [0.5, 1.5, 2, 3, 4, 5, 6, 7, 8])).toEqual([0.25, 2.25, 4, 9, 16, 25, 36, 49, 64]);
+    });
+
     it("map's default chunksize is Python's: ceil(len / (4 * processes))", async () => {
       for (const [n, chunk] of [
         [40, 5],
