@@ -66,8 +66,11 @@ describe.skipIf(!linux)('forkserver zygote', () => {
   });
 
   it("a killed zygote: a running child's exit code is still reported, later starts work", async () => {
-    const p = new ctx.Process({ target: T('sleepFor'), args: [1] });
+    const started = new mp.Event();
+    const p = new ctx.Process({ target: T('sleepFor'), args: [1, started] });
     p.start();
+    // Killed before it took its job, the child would die with the zygote (as it should).
+    expect(await started.wait(30)).toBe(true);
     const zygote = ppidOf(p.pid!);
     expect(cmdline(zygote)).toContain('--single-threaded');
     process.kill(zygote, 'SIGKILL');
