@@ -99,7 +99,8 @@ export async function poolWorker(a: WorkerArgs): Promise<void> {
     Atomics.store(a.running, a.index, chunkId); // claimed already, unless it came the v8 way
     let result: Result;
     try {
-      const fn = await fnFor(fnId);
+      // Known functions without an await: a microtask turn per chunk shows at chunksize 1.
+      const fn = fns.get(fnId) ?? (await fnFor(fnId));
       const values = runChunk(fn, items, star);
       result = [chunkId, 1, values instanceof Promise ? await values : values];
     } catch (err) {
