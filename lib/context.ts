@@ -3,8 +3,9 @@
 // The start method is fixed the first time it is needed (a Process starts, or
 // getStartMethod() is asked) unless setStartMethod() chose it before; changing it after
 // that takes { force: true }. getContext(m) returns the whole public API with Process
-// bound to method m. 'fork' does not exist here: fork() of a V8 process leaves a copy
-// that cannot run JavaScript (its other threads are gone).
+// bound to method m. 'fork' does not exist here: fork() of the user's process leaves a
+// copy without V8's other threads, which cannot run JavaScript safely (the forkserver's
+// zygote, lib/zygote.ts, is a process made to be forked).
 import { ProcessError, ValueError } from './errors.js';
 import type * as api from './index.js';
 import { markInternalProcessClass, Process, startMethodKey } from './process.js';
@@ -26,8 +27,10 @@ export function getAllStartMethods(): StartMethod[] {
 function checkMethod(method: unknown): StartMethod {
   if (method === 'fork') {
     throw new ValueError(
-      "the 'fork' start method does not exist in Node.js: a fork()ed copy of a V8 process cannot run " +
-        "JavaScript (its other threads are gone). Use 'spawn' (the default) or 'forkserver'.",
+      "the 'fork' start method does not exist in Node.js: a fork()ed copy of this process loses V8's other " +
+        'threads (compilers, garbage collector, module hooks) and cannot run JavaScript safely. ' +
+        "Use 'spawn' (the default) or 'forkserver' (on Linux its warm processes are forked from a " +
+        'single-threaded process made for it).',
     );
   }
   if (typeof method !== 'string' || !(getAllStartMethods() as string[]).includes(method)) {
