@@ -66,6 +66,8 @@ const files = [
   'test/pipe.test.ts',
   'test/connection.test.ts',
   'test/process.test.ts',
+  'test/process.forkserver.test.ts',
+  'test/forkserver.zygote.test.ts',
   'test/pool.test.ts',
   'test/resource_tracker.test.ts',
   'test/fuzz.args.test.ts',
