@@ -150,10 +150,11 @@ class Server {
   private onExit(): void {
     this.dead = true;
     if (server === this) server = null;
-    this.dropSegment();
-    native.shmClose(this.buffer);
+    // Every child first (ending one gives its exit cell back, in the mapping), then the mapping.
     for (const popen of this.popens.values()) popen.serverReported(LOST);
     this.popens.clear();
+    this.dropSegment();
+    native.shmClose(this.buffer);
   }
 
   hold(delta: 1 | -1): void {
@@ -251,7 +252,7 @@ class Server {
 
   /** Give a cell back (its child ended, or never started). */
   freeCell(cell: number): void {
-    if (cell < 0) return;
+    if (cell < 0 || this.dead) return; // (a dead server's segment may be unmapped)
     Atomics.store(this.words, S.CELL_PIDS_AT + cell, 0);
     Atomics.store(this.words, S.CELLS_AT + cell, 0);
     this.freeCells.push(cell);
@@ -265,12 +266,13 @@ class Server {
     const w = this.words;
     const index = S.CELLS_AT + cell;
     for (;;) {
+      if (this.dead) return null; // its exit reported every child; the segment may be unmapped
       const v = Atomics.load(w, index);
       if ((v & S.EXITED) !== 0) {
         trace?.('exit-cell');
         return S.cellCode(v);
       }
-      if (signal.aborted || this.dead) return null;
+      if (signal.aborted) return null;
       await waitAsync(w, index, v, SLICE_MS * 10, signal);
     }
   }
@@ -341,6 +343,9 @@ class ForkserverPopen extends BasePopen {
   }
 
   private end(code: number): void {
+    // Forgotten by the server object at once: the IPC report still to come for this pid
+    // must not end a later child that got the same pid.
+    if (this.server.popens.get(this.pid) === this) this.server.popens.delete(this.pid);
     this.ended(code);
     this.watch?.abort();
     this.watch = null;

@@ -118,7 +118,6 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   // A zygote takes preload lists from its start (the server sends them as they come).
   const zygoteApi = forked ? (require('./zygote.js') as typeof import('./zygote.js')) : null;
   const lists = zygoteApi?.listenForPreloads() ?? null;
-  const hooksRegistered = zygoteApi?.watchHookRegistration() ?? (() => false);
   const env = process.env;
   let modules: unknown[] = [];
   let info: OwnerInfo = {};
@@ -186,14 +185,19 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
     const { becomeForked, zygoteLoop } = require('./zygote.js') as typeof import('./zygote.js');
     await loadLibrary(); // once here, for every child
     process.send?.({ t: 'ready', lists: 0 } satisfies WarmChildMessage, undefined, {}, () => {});
-    const forkedAt = await zygoteLoop(words, lists!, zygotePreload, hooksRegistered);
+    const forkedAt = await zygoteLoop(words, lists!, zygotePreload);
     slot = forkedAt.slot;
     // From here on, a forked child of the zygote: it dies with the zygote, which dies with the server.
     becomeForked();
     zygotePid = forkedAt.zygote;
     parentDeath = armParentDeath(zygotePid);
     from = FORK;
-    Atomics.store(words, slotWord(slot, PID), process.pid);
+    // The zygote writes this pid into the slot right after the fork: wait for it (a store
+    // of its landing after this process went on could hit the slot's next request).
+    const pidWord = slotWord(slot, PID);
+    for (let seen = Atomics.load(words, pidWord); seen !== process.pid; seen = Atomics.load(words, pidWord)) {
+      native.wait(words, pidWord, seen, 10);
+    }
     // Forked without a preload list sent since (the server, which bumps PRELOAD_GEN before it
     // looks for children to retire, may not have seen this pid yet): make way for a fresh one.
     if (Atomics.load(words, PRELOAD_GEN) !== forkedAt.lists) {

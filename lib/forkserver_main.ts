@@ -207,7 +207,8 @@ function startZygote(): void {
   if (closing || zygote !== null || zygoteUnfit || !zygoteAvailable() || Date.now() < zygoteAfter) return;
   const list = [...preloads];
   Atomics.store(words, S.PRELOAD_GEN, 0); // lists sent to this zygote
-  const proc = boot('zygote', list, [...process.execArgv, '--single-threaded']);
+  const watch = path.join(__dirname, 'zygote_watch.js'); // first: it sees every module.register()
+  const proc = boot('zygote', list, ['--require', watch, ...process.execArgv, '--single-threaded']);
   if (proc.pid === undefined) return;
   const z: Zygote = { proc, ready: false, importing: list, lists: [] };
   zygote = z;
@@ -302,19 +303,33 @@ function reapOrphans(): void {
   }
 }
 
+/**
+ * Exits from the ring whose pid this process has not learnt yet (the zygote reaped a child
+ * before a scan read its pid from the slot): matched after the next scan.
+ */
+const unmatchedExits = new Map<number, number>();
+
 /** Report the exits the zygote put in the exit ring. */
 function takeExits(): void {
-  let tail = Atomics.load(words, S.EXIT_TAIL);
+  // Copied out and consumed first: reporting can re-enter (onChildExit -> refresh).
   const head = Atomics.load(words, S.EXIT_HEAD);
-  while (tail !== head) {
+  for (let tail = Atomics.load(words, S.EXIT_TAIL); tail !== head; tail = (tail + 1) | 0) {
     const at = S.EXITS_AT + 2 * (tail % S.EXIT_CAP);
-    const pid = Atomics.load(words, at);
-    const code = Atomics.load(words, at + 1);
-    tail = (tail + 1) | 0;
-    Atomics.store(words, S.EXIT_TAIL, tail);
-    const w = children.get(pid);
-    if (w !== undefined) onChildExit(w, code);
+    unmatchedExits.set(Atomics.load(words, at), Atomics.load(words, at + 1));
   }
+  Atomics.store(words, S.EXIT_TAIL, head);
+  matchExits();
+}
+
+function matchExits(): void {
+  for (const [pid, code] of unmatchedExits) {
+    const w = children.get(pid);
+    if (w === undefined) continue;
+    unmatchedExits.delete(pid);
+    onChildExit(w, code);
+  }
+  // Forget exits nobody here will claim (a stale entry, a pid of a dead zygote's reaping).
+  if (unmatchedExits.size > 4 * S.SLOTS) unmatchedExits.delete(unmatchedExits.keys().next().value!);
 }
 
 /** Ask the zygote for a warm child in a free slot. */
@@ -464,13 +479,34 @@ function schedule(ms: number): void {
   timer.unref();
 }
 
+let refreshing = false;
+let refreshAgain = false;
+
 /** Re-read the slots, adjust the pool's target and start boots as the policy allows. */
 function refresh(): void {
+  // Not re-entered (an exit reported from inside calls it again): run once more after.
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    do {
+      refreshAgain = false;
+      refreshOnce();
+    } while (refreshAgain);
+  } finally {
+    refreshing = false;
+  }
+}
+
+function refreshOnce(): void {
   if (closing) return;
   takeExits();
   startZygote();
   const now = Date.now();
   const claims = scan();
+  matchExits(); // pids the scan just learnt
   if (claims > 0) {
     lastClaim = now;
     for (let i = 0; i < claims; i++) claimTimes.push(now);

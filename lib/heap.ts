@@ -600,6 +600,16 @@ export function unmapIdleArenas(): void {
   }
 }
 
+/**
+ * Whether this process has anything in the shared heap (an arena of its own, others'
+ * arenas or blocks mapped, references held). The forkserver's zygote forks only while it
+ * has none: its children would share its bump pointer and free lists, and drop its
+ * references as their own.
+ */
+export function heapInUse(): boolean {
+  return owned.some((a) => a !== null) || attached.size > 0 || dedicated.size > 0 || refSlots.some((b) => b !== undefined);
+}
+
 function onExit(): void {
   leaving = true;
   for (const block of refSlots) if (block !== undefined) dropRef(block);

@@ -92,10 +92,13 @@ export interface NativeBinding {
   getppid(): number;
 
   // Linux only (absent elsewhere): the forkserver's zygote (native/zygote_linux.cc).
-  /** fork() this process, heap included; 0 in the child (its loop re-armed), else its pid. */
+  /**
+   * fork() this process, heap included; 0 in the child (its loop re-armed), else its pid;
+   * -2 (no fork) when SIGCHLD was taken over since zygoteWatchChildren.
+   */
   zygoteFork?(): number;
-  /** From now on SIGCHLD bumps and wakes view[index]. */
-  zygoteWatchChildren?(view: Int32Array, index: number): void;
+  /** From now on SIGCHLD bumps and wakes view[index]; false (nothing done) if SIGCHLD has a handler. */
+  zygoteWatchChildren?(view: Int32Array, index: number): boolean;
   /** [pid, code, ...] of the children that ended (code -N: killed by signal N); only `pids` if given. */
   zygoteReap?(pids?: number[]): number[];
   /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children. */

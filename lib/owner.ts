@@ -5,13 +5,18 @@
 // with the moment the waiter first saw the pid holding the word: a process that started
 // after that cannot be the holder, so the holder died and its pid was given to another.
 import { threadId } from 'node:worker_threads';
+import { registerAfterFork } from './after_fork.js';
 import { native } from './native.js';
 
 /** Bits of a lock word: the owner's pid in the low 30 bits, bit 30 = "someone sleeps". */
 export const PID_MASK = 0x3fffffff;
 export const WAITERS = 0x40000000;
 
-export const PID = process.pid & PID_MASK;
+export let PID = process.pid & PID_MASK;
+// A forkserver child forked from the zygote: its locks must name it, not the zygote.
+registerAfterFork(() => {
+  PID = process.pid & PID_MASK;
+});
 /** This thread's identity within the process (worker_threads), +1 so that 0 means none. */
 export const THREAD = threadId + 1;
 

@@ -8,7 +8,7 @@
 // The tracker itself is forked by the addon (no second Node runtime to boot); see
 // native/tracker_posix.cc. Children learn the inherited fd from MP_TRACKER_FD and check it
 // with MP_TRACKER_INO, so a stale variable in an unrelated process is never trusted.
-import { randomInt } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import { withContext } from './error_context.js';
 import { type TrackerState, native } from './native.js';
@@ -157,7 +157,10 @@ const NAME_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 function randomSegmentName(): string {
   const tree = process.platform === 'win32' ? process.pid : treeRoot();
   let name = `${native.shmPrefix}${tree.toString(36)}_`;
-  for (let i = 0; i < 10; i++) name += NAME_ALPHABET[randomInt(36)];
+  // randomFillSync, not randomInt: randomInt draws from a per-process cache, which the
+  // zygote's children would share (sibling processes drawing the same names).
+  const bytes = randomFillSync(new Uint8Array(10));
+  for (let i = 0; i < 10; i++) name += NAME_ALPHABET[bytes[i]! % 36];
   return name;
 }
 

@@ -9,7 +9,9 @@
 // bumps ZYGOTE_EVENTS, and each [pid, code] goes into the exit ring for the server to
 // report. The child (see becomeForked) comes back from fork() with 0 and continues the
 // warm child's life from the slot it was forked for.
+import { runAfterFork } from './after_fork.js';
 import * as S from './forkserver_shared.js';
+import { heapInUse } from './heap.js';
 import { native } from './native.js';
 
 const trace = S.tracer('zygote');
@@ -19,8 +21,12 @@ const SLICE_MS = 100;
 /** How long the zygote waits for a preload list the server said it sent. */
 const LIST_WAIT_MS = 2000;
 
-/** Exit code of a zygote that found module hooks registered: it cannot fork then. */
+/** Exit code of a zygote that found it cannot fork safely (see unfitReason). */
 export const ZYGOTE_UNFIT = 76;
+/** How long the zygote waits for async requests (fs, dns, zlib, crypto) to finish before a fork. */
+const REQUESTS_WAIT_MS = 2000;
+/** Set by zygote_watch.js (the zygote's first --require) when module.register() is called. */
+export const HOOKS_REGISTERED = Symbol.for('multiprocessing.zygote.hooksRegistered');
 
 /** Node flags that (may) register module hooks, which run on a thread of their own. */
 const HOOK_FLAGS = /(^|\s)--(import|loader|experimental-loader)(=|\s|$)/;
@@ -35,21 +41,21 @@ export function zygoteAvailable(): boolean {
   return !HOOK_FLAGS.test(process.execArgv.join(' ')) && !HOOK_FLAGS.test(process.env.NODE_OPTIONS ?? '');
 }
 
+/** Async requests in flight on the loop (they would finish in the zygote only). */
+function requestsInFlight(): boolean {
+  return process.getActiveResourcesInfo().some((r) => /Req|Job$|Zlib/.test(r));
+}
+
 /**
- * Notice module.register() calls in the zygote (a preloaded module registering hooks):
- * from then on it cannot fork. Returns whether any happened.
+ * Why this zygote cannot fork (safely) any more, or null: module hooks registered (their
+ * thread stays behind), shared objects made here (children would share its heap state),
+ * or SIGCHLD taken by libuv (a preloaded module started a process: libuv reaps by pid and
+ * its children would never see their own exits).
  */
-export function watchHookRegistration(): () => boolean {
-  const mod = require('node:module') as { register?: (...args: unknown[]) => unknown };
-  const register = mod.register;
-  let registered = false;
-  if (typeof register === 'function') {
-    mod.register = function (this: unknown, ...args: unknown[]) {
-      registered = true;
-      return register.apply(this, args);
-    };
-  }
-  return () => registered;
+function unfitReason(): string | null {
+  if ((globalThis as Record<symbol, unknown>)[HOOKS_REGISTERED] === true) return 'module hooks registered';
+  if (heapInUse()) return 'shared objects made in the zygote';
+  return null;
 }
 
 /** Preload lists from the server, as they come (listened for from the zygote's start). */
@@ -81,19 +87,22 @@ export async function zygoteLoop(
   words: Int32Array,
   incoming: PreloadLists,
   preload: (modules: string[]) => Promise<void>,
-  hooksRegistered: () => boolean,
 ): Promise<{ slot: number; lists: number; zygote: number }> {
   const { wanted } = incoming;
   const zygote = process.pid;
   let lists = 0; // imported
   let listDue = 0;
-  native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS);
+  if (!native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS)) unfit('SIGCHLD is taken (a process was started here)');
+  /** The children forked here and not reaped yet: the only ones this loop reaps. */
+  const children = new Set<number>();
   const exits: number[] = [];
+  let requestsDue = 0;
   Atomics.store(words, S.ZYGOTE_PID, process.pid);
   nudgeServer(words);
   for (;;) {
     const seen = Atomics.load(words, S.ZYGOTE_EVENTS);
-    const ended = native.zygoteReap!();
+    const ended = children.size === 0 ? [] : native.zygoteReap!([...children]);
+    for (let k = 0; k < ended.length; k += 2) children.delete(ended[k]!);
     if (ended.length > 0) {
       trace?.(`reaped ${ended.length / 2}`);
       fillCells(words, ended);
@@ -118,7 +127,17 @@ export async function zygoteLoop(
       lists = gen;
     }
     listDue = 0;
-    if (hooksRegistered()) process.exit(ZYGOTE_UNFIT); // the server boots warm children instead
+    const reason = unfitReason();
+    if (reason !== null) unfit(reason);
+    if (requestsInFlight()) {
+      // A preloaded module's async work: let it finish here first (a child would wait for
+      // it for ever: the thread pool work is the zygote's).
+      if (requestsDue === 0) requestsDue = Date.now() + REQUESTS_WAIT_MS;
+      if (Date.now() >= requestsDue) unfit('async requests still in flight');
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      continue;
+    }
+    requestsDue = 0;
     for (let slot = 0; slot < S.SLOTS; slot++) {
       const state = S.slotWord(slot, S.STATE);
       if (Atomics.load(words, state) !== S.FORK || Atomics.load(words, S.slotWord(slot, S.PID)) !== 0) continue;
@@ -126,6 +145,7 @@ export async function zygoteLoop(
       const t0 = trace === null ? 0 : performance.now();
       try {
         pid = native.zygoteFork!();
+        if (pid === -2) unfit('SIGCHLD is taken (a process was started here)');
       } catch {
         // No process to spare now (EAGAIN, ENOMEM): the server sees the slot free again.
         Atomics.store(words, state, S.FREE);
@@ -136,13 +156,23 @@ export async function zygoteLoop(
       // dies before the child arms its parent-death signal.)
       if (pid === 0) return { slot, lists, zygote };
       trace?.(`forked ${pid} in ${(performance.now() - t0).toFixed(2)} ms`);
+      children.add(pid);
+      // The child waits for this before it goes on (so that this store cannot land late,
+      // on a slot already given back and asked for again).
       Atomics.store(words, S.slotWord(slot, S.PID), pid);
+      native.wake(words, S.slotWord(slot, S.PID), 1);
       nudgeServer(words);
     }
     if (Atomics.load(words, S.ZYGOTE_EVENTS) === seen) native.wait(words, S.ZYGOTE_EVENTS, seen, SLICE_MS);
     // Let messages in (a preload list; the channel closing is our parent-death signal's job).
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** Leave: this zygote cannot fork safely any more; the server boots warm children instead. */
+function unfit(reason: string): never {
+  trace?.(`unfit: ${reason}`);
+  process.exit(ZYGOTE_UNFIT);
 }
 
 /** Write each ended child's code into the exit cell it holds, if any, and wake its parent. */
@@ -189,10 +219,14 @@ export function becomeForked(): void {
   const ppid = native.getppid();
   Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
   Object.defineProperty(process, 'ppid', { value: ppid, writable: true, enumerable: true, configurable: true });
+  runAfterFork();
   reseedMathRandom();
-  // The zygote's own flag (the server added it last): not for this process's children.
+  drainRandomCaches();
+  // The zygote's own flags (the server added them): not for this process's children.
   const flag = process.execArgv.lastIndexOf('--single-threaded');
   if (flag >= 0) process.execArgv.splice(flag, 1);
+  const watch = process.execArgv.findIndex((a, i) => a === '--require' && process.execArgv[i + 1]?.endsWith('zygote_watch.js'));
+  if (watch >= 0) process.execArgv.splice(watch, 2);
   const exitNow = native.exitNow!;
   // process.exit() ends here, after its 'exit' listeners.
   (process as unknown as { reallyExit(code?: number): never }).reallyExit = (code?: number) => exitNow(code ?? 0);
@@ -208,6 +242,17 @@ export function becomeForked(): void {
   process.removeAllListeners('message');
   process.removeAllListeners('disconnect');
   if (process.connected) process.disconnect();
+}
+
+/**
+ * crypto.randomInt and randomUUID draw from per-process caches of random bytes, copied by
+ * fork: siblings would draw the same values until the caches refill. Use them up (their
+ * sizes in Node 20: 6 KiB, 1024 draws of randomInt; 128 UUIDs).
+ */
+function drainRandomCaches(): void {
+  const { randomInt, randomUUID } = require('node:crypto') as typeof import('node:crypto');
+  for (let i = 0; i < 1024; i++) randomInt(0x7fffffffffff);
+  for (let i = 0; i < 128; i++) randomUUID();
 }
 
 /**

@@ -76,6 +76,13 @@ Napi::Value zygote__fork(const Napi::CallbackInfo& info) {
   if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
     throw Napi::Error::New(env, "zygoteFork: no event loop");
   }
+  // SIGCHLD taken over since zygoteWatchChildren (libuv, for a process started here):
+  // libuv's state in a child would then be wrong, and exits would not wake this loop.
+  struct sigaction current;
+  if (g_child_word.load() != nullptr && sigaction(SIGCHLD, nullptr, &current) == 0 &&
+      current.sa_handler != on_sigchld) {
+    return Napi::Number::New(env, -2);
+  }
   inherit_all_mappings();
   pid_t pid = fork();
   if (pid < 0) {
@@ -94,7 +101,14 @@ Napi::Value zygote__fork(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, pid);
 }
 
+// Returns false, changing nothing, when SIGCHLD already has a handler (libuv's: a process
+// was started here), which the zygote must not take over.
 Napi::Value zygote__watch_children(const Napi::CallbackInfo& info) {
+  struct sigaction previous;
+  if (sigaction(SIGCHLD, nullptr, &previous) == 0 && previous.sa_handler != SIG_DFL &&
+      previous.sa_handler != SIG_IGN) {
+    return Napi::Boolean::New(info.Env(), false);
+  }
   Word w = mapping__word(info, 0, true);  // held for the life of the process
   g_child_word.store(w.addr);
   struct sigaction sa;
@@ -105,12 +119,13 @@ Napi::Value zygote__watch_children(const Napi::CallbackInfo& info) {
   if (sigaction(SIGCHLD, &sa, nullptr) != 0) {
     errors__throw_errno(info.Env(), errno, "sigaction", "forkserver: cannot watch warm processes");
   }
-  return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), true);
 }
 
 // [pid, code, pid, code, ...] of the children that ended: code is the exit status, or
 // -N for a child killed by signal N (Python's exitcode). With an array of pids, only those
-// (a server reaping the orphans of its zygote, beside libuv reaping its own children).
+// (the zygote reaping what it forked, a server the orphans of its zygote: never a child
+// that libuv started and reaps by pid).
 Napi::Value zygote__reap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);

@@ -27,6 +27,8 @@ interface Probe {
   osPpid: number;
   random: number[];
   bytes: string;
+  uuid: string;
+  int: number;
   fromWorker: number;
   timer: string;
   file: boolean;
@@ -62,7 +64,40 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     expect(randoms.size).toBe(probes.length * 2);
     for (const r of randoms) expect(r >= 0 && r < 1).toBe(true);
     expect(new Set(probes.map((x) => x.bytes)).size).toBe(probes.length);
+    // Node's caches of random bytes (randomUUID, randomInt) are copied by fork too.
+    expect(new Set(probes.map((x) => x.uuid)).size).toBe(probes.length);
+    expect(new Set(probes.map((x) => x.int)).size).toBe(probes.length);
     q.close();
+  });
+
+  it('a lock held by a forked child that exits is taken over (its owner word names the child, not the zygote)', async () => {
+    const lock = new mp.Lock();
+    const p = new ctx.Process({ target: T('holdLockAndExit'), args: [lock] });
+    p.start();
+    await p.join();
+    expect(p.exitcode).toBe(0);
+    // Taken over about a second after the holder's death is noticed; had the word named the
+    // zygote (alive), never.
+    const t0 = Date.now();
+    expect(await lock.acquire({ timeout: 30 })).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    lock.release();
+  });
+
+  it('a killed server: running children are reported lost (255), no error escapes, later starts work', async () => {
+    const started = new mp.Event();
+    const ps = [0, 1].map(() => new ctx.Process({ target: T('sleepFor'), args: [3, started] }));
+    for (const p of ps) p.start();
+    expect(await started.wait(30)).toBe(true);
+    const server = ppidOf(ppidOf(ps[0]!.pid!));
+    expect(cmdline(server).some((a) => a.endsWith('forkserver_main.js'))).toBe(true);
+    process.kill(server, 'SIGKILL');
+    await Promise.all(ps.map((p) => p.join(30)));
+    expect(ps.map((p) => p.exitcode)).toEqual([255, 255]);
+    const q = new ctx.Process({ target: T('exitWith'), args: [4] });
+    q.start();
+    await q.join();
+    expect(q.exitcode).toBe(4);
   });
 
   it("a killed zygote: a running child's exit code is still reported, later starts work", async () => {
@@ -105,5 +140,36 @@ describe.skipIf(!linux)('forkserver zygote', () => {
       for (const r of results) expect([r.code, r.reports], r.stderr).toEqual([0, [{ ok: true }]]);
     }
     expect(await taggedProcessesAfter(tag)).toEqual([]);
+  });
+
+  // What a preloaded module may do that a zygote must not fork over: it stops forking (the
+  // server boots warm children instead), or, for async work, waits for it first.
+  const unfitCases = [
+    { preload: 'value', forked: false, value: [1, 1, 1] }, // each process its own Value
+    { preload: 'spawn', forked: false },
+    { preload: 'async', forked: true },
+  ] as const;
+  for (const c of unfitCases) {
+    it(`a preloaded module that ${c.preload === 'value' ? 'makes a shared Value' : c.preload === 'spawn' ? 'runs a command' : 'leaves async work running'} at its top level: children ${c.forked ? 'forked once it is done' : 'booted'}, and they work`, async () => {
+      const r = await runScript(fixturePath('zygote-unfit-main.mjs'), [c.preload]);
+      expect(r.code, r.stderr).toBe(0);
+      const { codes, seen } = r.reports[0] as { codes: number[]; seen: { forked: boolean; value: number | null; async: string | null; child: string }[] };
+      expect(codes).toEqual([0, 0, 0]);
+      for (const x of seen) expect(x.child).toBe('ok');
+      // The first start may come before the zygote has imported the preload.
+      expect(seen.slice(1).map((x) => x.forked)).toEqual([c.forked, c.forked]);
+      if (c.preload === 'value') expect(seen.map((x) => x.value)).toEqual(c.value);
+      if (c.preload === 'async') for (const x of seen) expect(x.async).toBe('done');
+    });
+  }
+
+  it('a --require module that registers module hooks: no child is forked', async () => {
+    const r = await runScript(fixturePath('zygote-unfit-main.mjs'), ['none'], {
+      execArgv: ['--require', fixturePath('zygote-preloads/register.cjs')],
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const { codes, seen } = r.reports[0] as { codes: number[]; seen: { forked: boolean }[] };
+    expect(codes).toEqual([0, 0, 0]);
+    expect(seen.map((x) => x.forked)).toEqual([false, false, false]);
   });
 });
