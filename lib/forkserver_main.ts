@@ -21,7 +21,7 @@ import * as S from './forkserver_shared.js';
 import { native } from './native.js';
 import { trackerForChild } from './resource_tracker.js';
 import { signalExitcode } from './spawn.js';
-import { ZYGOTE_UNFIT, zygoteAvailable } from './zygote.js';
+import { zygoteAvailable } from './zygote.js';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 const TRACKER_CHILD_FD = 4;
@@ -117,7 +117,7 @@ let zygote: Zygote | null = null;
 /** Zygotes in a row that died (reset by a ready one), and no new one before this time. */
 let zygoteDeaths = 0;
 let zygoteAfter = 0;
-/** The zygote found module hooks registered: warm children are booted from then on. */
+/** The zygote found it cannot fork safely: warm children are booted from then on. */
 let zygoteUnfit = false;
 
 function send(message: S.ServerMessage): void {
@@ -214,6 +214,19 @@ function startZygote(): void {
   zygote = z;
   trace?.(`zygote ${proc.pid}`);
   proc.on('message', (m: S.WarmChildMessage) => {
+    if (m?.t === 'unfit') {
+      zygoteUnfit = true; // warm children are booted from now on; it stays to reap its own
+      // Requests it will not serve now: their slots are free for boots.
+      for (const w of [...slotOwner.values()]) {
+        const stateWord = S.slotWord(w.slot, S.STATE);
+        if (w.child !== null || w.pid !== 0 || Atomics.load(words, S.slotWord(w.slot, S.PID)) !== 0) continue;
+        if (Atomics.compareExchange(words, stateWord, S.FORK, S.FREE) !== S.FORK) continue;
+        slotOwner.delete(w.slot);
+        w.slot = -1;
+      }
+      refresh();
+      return;
+    }
     if (m?.t !== 'ready') return;
     // Its boot list and the first `lists` lists are in: any later one may be importing.
     z.importing = z.lists.slice(typeof m.lists === 'number' ? m.lists : 0).flat();
@@ -223,10 +236,7 @@ function startZygote(): void {
     }
     refresh();
   });
-  proc.once('exit', (code) => {
-    if (code === ZYGOTE_UNFIT) zygoteUnfit = true; // module hooks: boot from now on
-    zygoteExited(z);
-  });
+  proc.once('exit', () => zygoteExited(z));
 }
 
 /**
@@ -236,7 +246,6 @@ function startZygote(): void {
  */
 function zygoteExited(z: Zygote): void {
   if (zygote === z) zygote = null;
-  Atomics.store(words, S.ZYGOTE_PID, 0);
   takeExits();
   for (const w of new Set([...slotOwner.values(), ...children.values()])) {
     if (w.child !== null) continue;
@@ -358,7 +367,7 @@ function killWarm(w: Warm): void {
 
 function startWarm(): boolean {
   // Booting is for when there is no zygote (not Linux, or it died and waits to restart).
-  if (zygote !== null) return zygote.ready && forkWarm();
+  if (zygote !== null && !zygoteUnfit) return zygote.ready && forkWarm();
   const slot = freeSlotIndex();
   if (slot < 0) return false;
   const stateWord = S.slotWord(slot, S.STATE);
@@ -537,7 +546,7 @@ process.on('message', (m: S.ParentMessage) => {
   // For the warm children booted or forked from now on (those ready already stay as they are).
   const fresh = m.modules.filter((x) => typeof x === 'string' && !banned.has(x) && !preloads.includes(x));
   preloads.push(...fresh);
-  if (fresh.length > 0 && zygote !== null) {
+  if (fresh.length > 0 && zygote !== null && !zygoteUnfit) {
     preloadInZygote(zygote, fresh);
     refresh();
   }

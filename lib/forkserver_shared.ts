@@ -14,7 +14,6 @@
 //     WAITING    parents sleeping in start() until a warm child is ready
 //     ZYGOTE_EVENTS  bumped by the server when it wants a fork, and by SIGCHLD in the
 //                zygote (the zygote sleeps on it)
-//     ZYGOTE_PID the zygote's pid once it takes requests (0 before, and after it died)
 //     PRELOAD_GEN  bumped by the server for each preload list it sends the zygote, which
 //                forks no child before it has imported as many lists
 //     EXIT_HEAD, EXIT_TAIL  the exit ring: EXIT_CAP [pid, code] pairs at EXITS_AT, of
@@ -47,7 +46,7 @@ export const EVENTS = 1;
 export const GONE = 2;
 export const WAITING = 3;
 export const ZYGOTE_EVENTS = 4;
-export const ZYGOTE_PID = 5;
+// (word 5 unused)
 export const EXIT_HEAD = 6;
 export const EXIT_TAIL = 7;
 export const PRELOAD_GEN = 8;
@@ -119,9 +118,10 @@ export type ServerMessage = { t: 'exit'; pid: number; code: number };
 export type ParentMessage = { t: 'preload'; modules: string[] };
 /**
  * Messages from a warm child to the server; from the zygote, once it takes requests and
- * after each preload list, with the number of lists it has imported.
+ * after each preload list, with the number of lists it has imported, or once it found it
+ * cannot fork safely any more (it stays, reaping its children).
  */
-export type WarmChildMessage = { t: 'ready'; lists?: number };
+export type WarmChildMessage = { t: 'ready'; lists?: number } | { t: 'unfit' };
 
 /** A trace function when TRACE_ENV is set (steps of a start, with a monotonic clock). */
 export function tracer(role: string): ((step: string) => void) | null {

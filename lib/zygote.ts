@@ -21,8 +21,6 @@ const SLICE_MS = 100;
 /** How long the zygote waits for a preload list the server said it sent. */
 const LIST_WAIT_MS = 2000;
 
-/** Exit code of a zygote that found it cannot fork safely (see unfitReason). */
-export const ZYGOTE_UNFIT = 76;
 /** How long the zygote waits for async requests (fs, dns, zlib, crypto) to finish before a fork. */
 const REQUESTS_WAIT_MS = 2000;
 /** Set by zygote_watch.js (the zygote's first --require) when module.register() is called. */
@@ -92,15 +90,20 @@ export async function zygoteLoop(
   const zygote = process.pid;
   let lists = 0; // imported
   let listDue = 0;
-  if (!native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS)) unfit('SIGCHLD is taken (a process was started here)');
   /** The children forked here and not reaped yet: the only ones this loop reaps. */
   const children = new Set<number>();
   const exits: number[] = [];
   let requestsDue = 0;
-  Atomics.store(words, S.ZYGOTE_PID, process.pid);
-  nudgeServer(words);
-  for (;;) {
-    const seen = Atomics.load(words, S.ZYGOTE_EVENTS);
+  // Unfit to fork (see unfitReason): it forks no more but stays, to reap its children
+  // (daemons among them die with it); the server boots warm children from then on.
+  let retired = false;
+  const retire = (reason: string) => {
+    if (retired) return;
+    retired = true;
+    trace?.(`unfit: ${reason}`);
+    process.send?.({ t: 'unfit' } satisfies S.WarmChildMessage, undefined, {}, () => {});
+  };
+  const reap = () => {
     const ended = children.size === 0 ? [] : native.zygoteReap!([...children]);
     for (let k = 0; k < ended.length; k += 2) children.delete(ended[k]!);
     if (ended.length > 0) {
@@ -109,9 +112,26 @@ export async function zygoteLoop(
     }
     exits.push(...ended);
     if (exits.length > 0 && postExits(words, exits)) nudgeServer(words);
+  };
+  if (!native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS)) retire('SIGCHLD is taken (a process was started here)');
+  nudgeServer(words);
+  for (;;) {
+    const seen = Atomics.load(words, S.ZYGOTE_EVENTS);
+    reap();
+    if (retired) {
+      // (SIGCHLD may be libuv's now: the slice bounds how late an exit is seen.)
+      native.wait(words, S.ZYGOTE_EVENTS, seen, SLICE_MS);
+      await new Promise((resolve) => setImmediate(resolve));
+      continue;
+    }
     if (wanted.length > 0) {
       const upTo = incoming.received;
-      await preload(wanted.splice(0));
+      const reaper = setInterval(reap, 5); // exits are reported while a list imports
+      try {
+        await preload(wanted.splice(0));
+      } finally {
+        clearInterval(reaper);
+      }
       lists = upTo;
       process.send?.({ t: 'ready', lists } satisfies S.WarmChildMessage, undefined, {}, () => {}); // alive after importing them
       continue;
@@ -128,29 +148,35 @@ export async function zygoteLoop(
     }
     listDue = 0;
     const reason = unfitReason();
-    if (reason !== null) unfit(reason);
+    if (reason !== null) {
+      retire(reason);
+      continue;
+    }
     if (requestsInFlight()) {
       // A preloaded module's async work: let it finish here first (a child would wait for
       // it for ever: the thread pool work is the zygote's).
       if (requestsDue === 0) requestsDue = Date.now() + REQUESTS_WAIT_MS;
-      if (Date.now() >= requestsDue) unfit('async requests still in flight');
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      if (Date.now() >= requestsDue) retire('async requests still in flight');
+      else await new Promise((resolve) => setTimeout(resolve, 1));
       continue;
     }
     requestsDue = 0;
-    for (let slot = 0; slot < S.SLOTS; slot++) {
+    for (let slot = 0; slot < S.SLOTS && !retired; slot++) {
       const state = S.slotWord(slot, S.STATE);
       if (Atomics.load(words, state) !== S.FORK || Atomics.load(words, S.slotWord(slot, S.PID)) !== 0) continue;
       let pid: number;
       const t0 = trace === null ? 0 : performance.now();
       try {
         pid = native.zygoteFork!();
-        if (pid === -2) unfit('SIGCHLD is taken (a process was started here)');
       } catch {
         // No process to spare now (EAGAIN, ENOMEM): the server sees the slot free again.
         Atomics.store(words, state, S.FREE);
         nudgeServer(words);
         continue;
+      }
+      if (pid === -2) {
+        retire('SIGCHLD is taken (a process was started here)');
+        break;
       }
       // (The zygote's pid, read before the fork: the child must die with it even if it
       // dies before the child arms its parent-death signal.)
@@ -167,12 +193,6 @@ export async function zygoteLoop(
     // Let messages in (a preload list; the channel closing is our parent-death signal's job).
     await new Promise((resolve) => setImmediate(resolve));
   }
-}
-
-/** Leave: this zygote cannot fork safely any more; the server boots warm children instead. */
-function unfit(reason: string): never {
-  trace?.(`unfit: ${reason}`);
-  process.exit(ZYGOTE_UNFIT);
 }
 
 /** Write each ended child's code into the exit cell it holds, if any, and wake its parent. */

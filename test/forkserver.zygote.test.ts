@@ -172,4 +172,10 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     expect(codes).toEqual([0, 0, 0]);
     expect(seen.map((x) => x.forked)).toEqual([false, false, false]);
   });
+
+  it('a zygote that becomes unfit to fork stays to reap its children: a daemon it forked finishes its work', async () => {
+    const r = await runScript(fixturePath('zygote-daemon-main.mjs'), []);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.reports).toEqual([{ daemon: 0, later: 0 }]);
+  });
 });
