@@ -181,8 +181,8 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   let from = BOOTING;
   let parentDeath = disarm;
   let zygotePid = 0;
-  if (forked) {
-    const { becomeForked, zygoteLoop } = require('./zygote.js') as typeof import('./zygote.js');
+  if (zygoteApi !== null) {
+    const { becomeForked, zygoteLoop } = zygoteApi;
     await loadLibrary(); // once here, for every child
     process.send?.({ t: 'ready', lists: 0 } satisfies WarmChildMessage, undefined, {}, () => {});
     const forkedAt = await zygoteLoop(words, lists!, zygotePreload);

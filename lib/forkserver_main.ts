@@ -155,8 +155,7 @@ function scan(): number {
         // The zygote could not fork (no process to spare): back off as after a boot death.
         slotOwner.delete(w.slot);
         w.slot = -1;
-        bootDeaths++;
-        bootAfter = Date.now() + Math.min(5000, 25 * 2 ** bootDeaths);
+        bootAfter = backoffAfter(++bootDeaths);
         continue;
       }
       st = stateOf(w.slot);
@@ -240,9 +239,10 @@ function startZygote(): void {
 }
 
 /**
- * The zygote died (killed, or it could not start): its warm children die with it (their
- * parent-death signal); those running jobs live on, but nobody can learn their exit codes
- * now, so they are reported lost, as Python's forkserver does when it dies.
+ * The zygote died (killed, stuck importing, or it could not start): its warm children die
+ * with it (their parent-death signal); those running jobs live on, reparented to this
+ * process (a subreaper), which reaps them and reports their codes. Without a subreaper
+ * nobody can learn those codes: they are reported lost, as Python's forkserver does.
  */
 function zygoteExited(z: Zygote): void {
   if (zygote === z) zygote = null;
@@ -269,8 +269,7 @@ function zygoteExited(z: Zygote): void {
   if (closing) return;
   // It may have died of a module it imported (a process.exit() at its top level).
   if (!zygoteUnfit) banPreloads(z.importing);
-  zygoteDeaths++;
-  zygoteAfter = Date.now() + Math.min(5000, 25 * 2 ** zygoteDeaths);
+  zygoteAfter = backoffAfter(++zygoteDeaths);
   refresh();
 }
 
@@ -418,8 +417,12 @@ function onChildExit(w: Warm, status: number): void {
 function bootDied(w: Warm): void {
   if (closing) return;
   banPreloads(w.preloads);
-  bootDeaths++;
-  bootAfter = Date.now() + Math.min(5000, 25 * 2 ** bootDeaths);
+  bootAfter = backoffAfter(++bootDeaths);
+}
+
+/** When to try again after `failures` failed starts in a row: 50 ms, doubling, at most 5 s. */
+function backoffAfter(failures: number): number {
+  return Date.now() + Math.min(5000, 25 * 2 ** failures);
 }
 
 /** Preload these modules no more. */

@@ -46,9 +46,9 @@ function requestsInFlight(): boolean {
 
 /**
  * Why this zygote cannot fork (safely) any more, or null: module hooks registered (their
- * thread stays behind), shared objects made here (children would share its heap state),
- * or SIGCHLD taken by libuv (a preloaded module started a process: libuv reaps by pid and
- * its children would never see their own exits).
+ * thread stays behind), or shared objects made here (children would share its heap
+ * state). SIGCHLD taken by libuv (a preloaded module started a process) is the other
+ * reason, found by native zygoteWatchChildren/zygoteFork.
  */
 function unfitReason(): string | null {
   if ((globalThis as Record<symbol, unknown>)[HOOKS_REGISTERED] === true) return 'module hooks registered';
@@ -95,7 +95,7 @@ export async function zygoteLoop(
   const exits: number[] = [];
   let requestsDue = 0;
   // Unfit to fork (see unfitReason): it forks no more but stays, to reap its children
-  // (daemons among them die with it); the server boots warm children from then on.
+  // (its daemons would die with it), and the server boots warm children from then on.
   let retired = false;
   const retire = (reason: string) => {
     if (retired) return;
