@@ -2,23 +2,13 @@
 // the library and earlier targets' modules loaded (lib/zygote.ts). These tests check what
 // a forked child must be: its own process (pid, randomness, execArgv), with every runtime
 // feature working, and what happens when the zygote dies.
-import { readFileSync } from 'node:fs';
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
-import { fixturePath, fixtureUrl, isRunning, runScript, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
+import { cmdlineOf, fixturePath, fixtureUrl, isRunning, isZygote, ppidOf, runScript, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
 
 const TARGETS = fixtureUrl('zygote-targets.mjs');
 const T = (name: string) => ({ module: TARGETS, name });
 const linux = process.platform === 'linux';
-
-function ppidOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
-
-function cmdline(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-}
 
 interface Probe {
   pid: number;
@@ -49,7 +39,7 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     for (const p of ps) await p.join();
     expect(ps.map((p) => p.exitcode)).toEqual([0, 0, 0, 0]);
     const zygote = probes[0]!.osPpid;
-    expect(cmdline(zygote)).toContain('--single-threaded');
+    expect(isZygote(zygote)).toBe(true);
     expect(ppidOf(ppidOf(zygote))).toBe(process.pid); // zygote -> server -> this process
     for (const x of probes) {
       expect(x.pid).toBe(x.osPid);
@@ -90,7 +80,7 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     for (const p of ps) p.start();
     expect(await started.wait(30)).toBe(true);
     const server = ppidOf(ppidOf(ps[0]!.pid!));
-    expect(cmdline(server).some((a) => a.endsWith('forkserver_main.js'))).toBe(true);
+    expect(cmdlineOf(server).some((a) => a.endsWith('forkserver_main.js'))).toBe(true);
     process.kill(server, 'SIGKILL');
     await Promise.all(ps.map((p) => p.join(30)));
     expect(ps.map((p) => p.exitcode)).toEqual([255, 255]);
@@ -107,7 +97,7 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     // Killed before it took its job, the child would die with the zygote (as it should).
     expect(await started.wait(30)).toBe(true);
     const zygote = ppidOf(p.pid!);
-    expect(cmdline(zygote)).toContain('--single-threaded');
+    expect(isZygote(zygote)).toBe(true);
     process.kill(zygote, 'SIGKILL');
     expect(await waitGone(zygote)).toBe(true);
     // The child outlives its zygote and is reparented to the server, which reaps it.

@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import * as v8 from 'node:v8';
 import * as mp from 'multiprocessing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fixturePath, fixtureUrl, hasProc, isRunning, runScript, startScript, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
+import {
+  fixturePath,
+  fixtureUrl,
+  hasProc,
+  isRunning,
+  isZygote,
+  ppidOf,
+  runScript,
+  startScript,
+  taggedProcessesAfter,
+  waitGone,
+} from './helpers/scripts.js';
 
 const TARGETS = fixtureUrl('process-targets.mjs');
 const T = (name: string) => ({ module: TARGETS, name });
@@ -17,16 +28,6 @@ const tmp = mkdtempSync(join(tmpdir(), 'mp-forkserver-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : []);
 const posix = process.platform !== 'win32';
-
-function ppidOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
-
-/** The forkserver's zygote (Linux) runs V8 single-threaded; nothing else here does. */
-function isZygote(pid: number): boolean {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('--single-threaded');
-}
 
 const linux = process.platform === 'linux';
 

@@ -144,6 +144,22 @@ export function taggedProcesses(tag: string): number[] {
 
 export const hasProc = process.platform === 'linux';
 
+/** The parent pid of `pid`, from /proc (Linux). */
+export function ppidOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** The command line of `pid`, from /proc (Linux). */
+export function cmdlineOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+}
+
+/** The forkserver's zygote (Linux) runs V8 with --single-threaded; nothing else here does. */
+export function isZygote(pid: number): boolean {
+  return cmdlineOf(pid).includes('--single-threaded');
+}
+
 /**
  * Tagged processes still running after up to `ms`. A tree's resource tracker carries the
  * tag too and exits a few ms after the tree (when it reads EOF), so give it that time; a
