@@ -37,9 +37,26 @@ function familyOf(address: Address): Family {
   return address[0].includes(':') ? 'AF_INET6' : 'AF_INET';
 }
 
+// sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs, with the closing NUL. Node
+// cuts a longer path short without a word, so the socket appears under another name and stays
+// behind after close (it unlinks the name it was given). Python's bind refuses it; so do we.
+const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
+
+function checkSocketPathLength(name: string, path: string): void {
+  if (process.platform === 'win32') return; // a named pipe, not a sun_path
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw new ValueError(
+      `${name} is a socket path of ${bytes} bytes; ${process.platform} allows at most ${MAX_SOCKET_PATH_BYTES} ` +
+        '(AF_UNIX path too long): use a shorter path, e.g. a short name in os.tmpdir(), or pass null for a fresh one',
+    );
+  }
+}
+
 function checkAddress(name: string, address: unknown): Address {
   if (typeof address === 'string') {
     if (address.length === 0) throw new ValueError(`${name} must not be an empty path`);
+    checkSocketPathLength(name, address);
     return address;
   }
   if (Array.isArray(address) && address.length === 2) {

@@ -2,6 +2,8 @@
 // authkey handshake, against our own peers (in child processes) and python3's.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
 import * as mp from 'multiprocessing';
@@ -66,6 +68,17 @@ describe('Listener and Client', () => {
     l.close();
     l.close();
     expect(existsSync(l.address as string)).toBe(false);
+  });
+
+  it('a socket path too long for the OS is refused, not cut short (no stray socket file left)', async () => {
+    const long = join(tmpdir(), `mp-long-${process.pid}-${'x'.repeat(120)}`);
+    const cut = Buffer.from(long).subarray(0, 107).toString();
+    expect(() => new Listener(long)).toThrow(mp.ValueError);
+    expect(() => new Listener(long)).toThrow(/address is a socket path of \d+ bytes.*at most \d+.*shorter path/);
+    await expect(Client(long)).rejects.toThrow(/AF_UNIX path too long/);
+    expect(existsSync(cut)).toBe(false);
+    // Multibyte characters count by their bytes: 40 of 3 bytes each are over the limit.
+    expect(() => new Listener(join(tmpdir(), '\u20ac'.repeat(40)))).toThrow(/bytes/);
   });
 
   it('messages keep their boundaries and order, many in a row', async () => {
