@@ -25,6 +25,8 @@ const LIST_WAIT_MS = 2000;
 const REQUESTS_WAIT_MS = 2000;
 /** Set by zygote_watch.js (the zygote's first --require) when module.register() is called. */
 export const HOOKS_REGISTERED = Symbol.for('multiprocessing.zygote.hooksRegistered');
+/** Set by zygote_watch.js: which of Node's caches of random bytes the zygote filled. */
+const RANDOM_CACHES_USED = Symbol.for('multiprocessing.zygote.randomCachesUsed');
 
 /** Node flags that (may) register module hooks, which run on a thread of their own. */
 const HOOK_FLAGS = /(^|\s)--(import|loader|experimental-loader)(=|\s|$)/;
@@ -266,13 +268,15 @@ export function becomeForked(): void {
 
 /**
  * crypto.randomInt and randomUUID draw from per-process caches of random bytes, copied by
- * fork: siblings would draw the same values until the caches refill. Use them up (their
- * sizes in Node 20: 6 KiB, 1024 draws of randomInt; 128 UUIDs).
+ * fork: siblings would draw the same values until the caches refill. Use up the ones the
+ * zygote filled (zygote_watch.js noted them; sizes in Node 20: 6 KiB, 1024 draws of
+ * randomInt; 128 UUIDs). Unknown (no watcher ran): drain both.
  */
 function drainRandomCaches(): void {
+  const used = (globalThis as Record<symbol, unknown>)[RANDOM_CACHES_USED] as { int: boolean; uuid: boolean } | undefined;
   const { randomInt, randomUUID } = require('node:crypto') as typeof import('node:crypto');
-  for (let i = 0; i < 1024; i++) randomInt(0x7fffffffffff);
-  for (let i = 0; i < 128; i++) randomUUID();
+  if (used?.int !== false) for (let i = 0; i < 1024; i++) randomInt(0x7fffffffffff);
+  if (used?.uuid !== false) for (let i = 0; i < 128; i++) randomUUID();
 }
 
 /**

@@ -153,6 +153,19 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     });
   }
 
+  it("a preloaded module that fills Node's caches of random bytes (randomInt, randomUUID, crypto.randomUUID): forked children still draw their own values", async () => {
+    const r = await runScript(fixturePath('zygote-unfit-main.mjs'), ['random']);
+    expect(r.code, r.stderr).toBe(0);
+    const { codes, seen } = r.reports[0] as { codes: number[]; seen: { forked: boolean; draw: { int: number; uuid: string; webUuid: string } }[] };
+    expect(codes).toEqual([0, 0, 0]);
+    // The first start may come before the zygote has imported the preload.
+    const forked = seen.slice(1);
+    expect(forked.map((x) => x.forked)).toEqual([true, true]);
+    for (const key of ['int', 'uuid', 'webUuid'] as const) {
+      expect(new Set(forked.map((x) => x.draw[key])).size, key).toBe(forked.length);
+    }
+  });
+
   it('a --require module that registers module hooks: no child is forked', async () => {
     const r = await runScript(fixturePath('zygote-unfit-main.mjs'), ['none'], {
       execArgv: ['--require', fixturePath('zygote-preloads/register.cjs')],
