@@ -5,13 +5,13 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { answerChallenge, authkeyArg, deliverChallenge } from './auth.js';
 import { Connection } from './connection.js';
 import { ValueError } from './errors.js';
 import { SocketConnection } from './socket_connection.js';
+import { checkSocketPathLength, socketDir } from './socket_path.js';
 import { checkInteger, checkOneOf, checkOptions, checkString, describe } from './validate.js';
 
 /** ['host', port] for TCP, or a filesystem path for a Unix socket. */
@@ -37,23 +37,8 @@ function familyOf(address: Address): Family {
   return address[0].includes(':') ? 'AF_INET6' : 'AF_INET';
 }
 
-// sun_path holds 108 bytes on Linux, 104 on macOS and the BSDs, with the closing NUL. Node
-// cuts a longer path short without a word, so the socket appears under another name and stays
-// behind after close (it unlinks the name it was given). Python's bind refuses it; so do we.
-const MAX_SOCKET_PATH_BYTES = process.platform === 'linux' ? 107 : 103;
-
-function checkSocketPathLength(name: string, path: string): void {
-  if (process.platform === 'win32') return; // a named pipe, not a sun_path
-  const bytes = Buffer.byteLength(path);
-  if (bytes > MAX_SOCKET_PATH_BYTES) {
-    throw new ValueError(
-      `${name} is a socket path of ${bytes} bytes; ${process.platform} allows at most ${MAX_SOCKET_PATH_BYTES} ` +
-        '(AF_UNIX path too long): use a shorter path, e.g. a short name in os.tmpdir(), or pass null for a fresh one',
-    );
-  }
-}
-
-function checkAddress(name: string, address: unknown): Address {
+/** A Listener's, Client's or Manager's address, checked (a socket path must fit sun_path). */
+export function checkAddress(name: string, address: unknown): Address {
   if (typeof address === 'string') {
     if (address.length === 0) throw new ValueError(`${name} must not be an empty path`);
     checkSocketPathLength(name, address);
@@ -68,7 +53,10 @@ function checkAddress(name: string, address: unknown): Address {
 }
 
 function arbitraryAddress(family: Family): Address {
-  if (family === 'AF_UNIX') return join(tmpdir(), `mp-listener-${randomBytes(6).toString('hex')}`);
+  if (family === 'AF_UNIX') {
+    const name = `mp-listener-${randomBytes(6).toString('hex')}`;
+    return join(socketDir(name.length), name);
+  }
   return [family === 'AF_INET6' ? '::1' : '127.0.0.1', 0];
 }
 

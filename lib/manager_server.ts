@@ -14,7 +14,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { type Server as NetServer, type Socket, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { answerChallenge, deliverChallenge } from './auth.js';
 import { Decoder, Encoder, revive } from './codec.js';
@@ -41,6 +40,7 @@ import {
 import { HANDLE_KIND, isShareable, toHandle, withNetworkTransport } from './reduction.js';
 import { Scoped } from './scoped.js';
 import { SocketConnection } from './socket_connection.js';
+import { socketDir } from './socket_path.js';
 
 /** How the server makes and exposes one typeid. */
 export interface TypeSpec {
@@ -137,7 +137,7 @@ function isConstructor(fn: (...args: unknown[]) => unknown): boolean {
 function freshUnixAddress(): string {
   const name = `mp-manager-${randomBytes(8).toString('hex')}`;
   if (process.platform === 'linux') return `\0${name}`;
-  return join(mkdtempSync(join(tmpdir(), 'mp-')), name);
+  return join(mkdtempSync(join(socketDir('mp-XXXXXX/'.length + name.length), 'mp-')), name);
 }
 
 /** A manager on a non-loopback address must have an authkey (an empty one counts as none). */

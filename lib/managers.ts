@@ -14,7 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { authkeyArg } from './auth.js';
 import { ProcessError, ValueError } from './errors.js';
-import type { Address } from './listener.js';
+import { type Address, checkAddress } from './listener.js';
 import { ManagerConnection, describeAddress } from './manager_client.js';
 import { type BaseProxy, type ProxyClass, registerProxyClass } from './manager_proxy.js';
 import type {
@@ -137,13 +137,7 @@ export class BaseManager implements AsyncDisposable {
 
   constructor(options?: ManagerOptions) {
     const o = checkOptions<ManagerOptions>('options', options);
-    this.#address = o.address ?? null;
-    if (this.#address !== null && typeof this.#address !== 'string') {
-      if (!Array.isArray(this.#address) || this.#address.length !== 2 || typeof this.#address[0] !== 'string') {
-        throw new TypeError(`options.address must be ['host', port] or a socket path, got ${describe(o.address)}`);
-      }
-      checkInteger('options.address[1]', this.#address[1], 0, 65535);
-    }
+    this.#address = o.address === undefined || o.address === null ? null : checkAddress('options.address', o.address);
     const key = o.authkey === undefined ? Buffer.from(currentProcess().authkey) : authkeyArg('options.authkey', o.authkey);
     this.#authkey = key !== null && key.length === 0 ? null : key; // an empty key is no key
     this.#maxMessageBytes = o.maxMessageBytes === undefined ? DEFAULT_MAX_MESSAGE : checkInteger('options.maxMessageBytes', o.maxMessageBytes, 1024);

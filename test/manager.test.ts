@@ -1224,6 +1224,10 @@ describe('lifecycle', () => {
     expect(() => new mp.SyncManager({ maxMessageBytes: 10 })).toThrow();
     expect(() => new mp.SyncManager({ shutdownTimeout: -1 })).toThrow(TypeError);
     expect(() => new mp.SyncManager(5 as never)).toThrow(TypeError);
+    // A socket path longer than sun_path: Node would bind a name cut short (left behind).
+    const long = `/tmp/mp-manager-${process.pid}-${'m'.repeat(120)}`;
+    expect(() => new mp.SyncManager({ address: long })).toThrow(mp.ValueError);
+    expect(() => new mp.SyncManager({ address: long })).toThrow(/options\.address is a socket path of \d+ bytes.*AF_UNIX path too long/);
   });
 
   it('a non-loopback address without an authkey (or an empty one) refuses to serve: getServer()', () => {
