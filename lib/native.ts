@@ -101,6 +101,8 @@ export interface NativeBinding {
   zygoteWatchChildren?(view: Int32Array, index: number): boolean;
   /** [pid, code, ...] of the children that ended (code -N: killed by signal N); only `pids` if given. */
   zygoteReap?(pids?: number[]): number[];
+  /** libuv's count of requests in flight on this loop (fs, dns, zlib and crypto pool work, writes). */
+  zygoteLoopRequests?(): number;
   /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children. */
   setChildSubreaper?(): boolean;
   /** _exit(code): leave without Node's teardown (a forked child must). */

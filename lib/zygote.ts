@@ -37,13 +37,16 @@ const HOOK_FLAGS = /(^|\s)--(import|loader|experimental-loader)(=|\s|$)/;
  * --loader's), which a forked child would lack, and its imports would wait for ever.
  */
 export function zygoteAvailable(): boolean {
-  if (typeof native.zygoteFork !== 'function' || process.env[S.ZYGOTE_ENV] === '0') return false;
+  if (typeof native.zygoteFork !== 'function' || typeof native.zygoteLoopRequests !== 'function' || process.env[S.ZYGOTE_ENV] === '0') return false;
   return !HOOK_FLAGS.test(process.execArgv.join(' ')) && !HOOK_FLAGS.test(process.env.NODE_OPTIONS ?? '');
 }
 
-/** Async requests in flight on the loop (they would finish in the zygote only). */
+/**
+ * Async requests in flight on the loop (they would finish in the zygote only): libuv's
+ * count, which has the crypto pool work that Node's list of resources lacks.
+ */
 function requestsInFlight(): boolean {
-  return process.getActiveResourcesInfo().some((r) => /Req|Job$|Zlib/.test(r));
+  return native.zygoteLoopRequests!() > 0 || process.getActiveResourcesInfo().some((r) => /Req|Job$|Zlib/.test(r));
 }
 
 /**

@@ -44,6 +44,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"zygoteReap", guarded<zygote__reap>},
       {"exitNow", guarded<zygote__exit_now>},
       {"setChildSubreaper", guarded<zygote__set_subreaper>},
+      {"zygoteLoopRequests", guarded<zygote__loop_requests>},
   };
   for (const Entry& e : kLinux) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
 #endif

@@ -280,6 +280,7 @@ Napi::Value zygote__watch_children(const Napi::CallbackInfo& info);
 Napi::Value zygote__reap(const Napi::CallbackInfo& info);
 Napi::Value zygote__exit_now(const Napi::CallbackInfo& info);
 Napi::Value zygote__set_subreaper(const Napi::CallbackInfo& info);
+Napi::Value zygote__loop_requests(const Napi::CallbackInfo& info);
 // waiter.cc: in a forked child, forget the waiter thread that stayed in the parent.
 void waiter__after_fork(Napi::Env env);
 

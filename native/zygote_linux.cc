@@ -101,6 +101,18 @@ Napi::Value zygote__fork(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, pid);
 }
 
+// Requests in flight on this loop (libuv's count): fs, dns, zlib and crypto pool work, stream
+// writes. Node lists only some of them in process.getActiveResourcesInfo() (no crypto work);
+// a child forked under one waits for ever, its work being the zygote's.
+Napi::Value zygote__loop_requests(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    throw Napi::Error::New(env, "zygoteLoopRequests: no event loop");
+  }
+  return Napi::Number::New(env, loop->active_reqs.count);
+}
+
 // Returns false, changing nothing, when SIGCHLD already has a handler (libuv's: a process
 // was started here), which the zygote must not take over.
 Napi::Value zygote__watch_children(const Napi::CallbackInfo& info) {

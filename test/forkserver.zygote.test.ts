@@ -135,12 +135,13 @@ describe.skipIf(!linux)('forkserver zygote', () => {
   // What a preloaded module may do that a zygote must not fork over: it stops forking (the
   // server boots warm children instead), or, for async work, waits for it first.
   const unfitCases = [
-    { preload: 'value', forked: false, value: [1, 1, 1] }, // each process its own Value
-    { preload: 'spawn', forked: false },
-    { preload: 'async', forked: true },
+    { preload: 'value', does: 'makes a shared Value', forked: false, value: [1, 1, 1] }, // each process its own Value
+    { preload: 'spawn', does: 'runs a command', forked: false },
+    { preload: 'async', does: 'leaves async file work running', forked: true },
+    { preload: 'crypto-async', does: 'leaves crypto work on the thread pool (pbkdf2, async randomInt)', forked: true },
   ] as const;
   for (const c of unfitCases) {
-    it(`a preloaded module that ${c.preload === 'value' ? 'makes a shared Value' : c.preload === 'spawn' ? 'runs a command' : 'leaves async work running'} at its top level: children ${c.forked ? 'forked once it is done' : 'booted'}, and they work`, async () => {
+    it(`a preloaded module that ${c.does} at its top level: children ${c.forked ? 'forked once it is done' : 'booted'}, and they work`, async () => {
       const r = await runScript(fixturePath('zygote-unfit-main.mjs'), [c.preload]);
       expect(r.code, r.stderr).toBe(0);
       const { codes, seen } = r.reports[0] as { codes: number[]; seen: { forked: boolean; value: number | null; async: string | null; child: string }[] };
@@ -149,7 +150,7 @@ describe.skipIf(!linux)('forkserver zygote', () => {
       // The first start may come before the zygote has imported the preload.
       expect(seen.slice(1).map((x) => x.forked)).toEqual([c.forked, c.forked]);
       if (c.preload === 'value') expect(seen.map((x) => x.value)).toEqual(c.value);
-      if (c.preload === 'async') for (const x of seen) expect(x.async).toBe('done');
+      if (c.preload === 'async' || c.preload === 'crypto-async') for (const x of seen) expect(x.async).toBe('done');
     });
   }
 
