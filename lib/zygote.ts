@@ -13,6 +13,7 @@ import { runAfterFork } from './after_fork.js';
 import * as S from './forkserver_shared.js';
 import { heapInUse } from './heap.js';
 import { native } from './native.js';
+import { hasFlag, nodeOptionsArgs } from './node_options.js';
 
 const trace = S.tracer('zygote');
 
@@ -29,7 +30,7 @@ export const HOOKS_REGISTERED = Symbol.for('multiprocessing.zygote.hooksRegister
 const RANDOM_CACHES_USED = Symbol.for('multiprocessing.zygote.randomCachesUsed');
 
 /** Node flags that (may) register module hooks, which run on a thread of their own. */
-const HOOK_FLAGS = /(^|\s)--(import|loader|experimental-loader)(=|\s|$)/;
+const HOOK_FLAGS = ['--import', '--loader', '--experimental-loader'];
 
 /**
  * Whether warm children can be forked: Linux (the addon has fork), MP_FORKSERVER_ZYGOTE
@@ -38,7 +39,7 @@ const HOOK_FLAGS = /(^|\s)--(import|loader|experimental-loader)(=|\s|$)/;
  */
 export function zygoteAvailable(): boolean {
   if (typeof native.zygoteFork !== 'function' || typeof native.zygoteLoopRequests !== 'function' || process.env[S.ZYGOTE_ENV] === '0') return false;
-  return !HOOK_FLAGS.test(process.execArgv.join(' ')) && !HOOK_FLAGS.test(process.env.NODE_OPTIONS ?? '');
+  return !hasFlag(process.execArgv, HOOK_FLAGS) && !hasFlag(nodeOptionsArgs(), HOOK_FLAGS);
 }
 
 /**

@@ -10,6 +10,7 @@
 // See lib/zygote.ts.
 import * as nodeModule from 'node:module';
 import * as nodeCrypto from 'node:crypto';
+import { hasFlag, nodeOptionsArgs } from './node_options.js';
 
 const HOOKS = Symbol.for('multiprocessing.zygote.hooksRegistered');
 const RANDOM = Symbol.for('multiprocessing.zygote.randomCachesUsed');
@@ -28,6 +29,7 @@ function watch(owner: object, name: string, note: () => void): boolean {
       return original.apply(this, args);
     },
   }[name]!;
+  Object.defineProperty(watched, 'length', { value: original.length }); // as the original
   Object.defineProperty(owner, name, { ...d, value: watched });
   return true;
 }
@@ -49,7 +51,7 @@ const uuidsWatched =
   watch(URL, 'createObjectURL', noteUuid);
 if (!uuidsWatched) randomUsed.uuid = true;
 // A NODE_OPTIONS --require module ran before this one: it may have used them unseen.
-if (/(^|\s)(-r|--require)(\s|=)/.test(process.env.NODE_OPTIONS ?? '')) {
+if (hasFlag(nodeOptionsArgs(), ['-r', '--require'])) {
   randomUsed.int = true;
   randomUsed.uuid = true;
 }

@@ -2,6 +2,8 @@
 // the library and earlier targets' modules loaded (lib/zygote.ts). These tests check what
 // a forked child must be: its own process (pid, randomness, execArgv), with every runtime
 // feature working, and what happens when the zygote dies.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
 import { cmdlineOf, fixturePath, fixtureUrl, isRunning, isZygote, ppidOf, runScript, taggedProcessesAfter, waitGone } from './helpers/scripts.js';
@@ -165,6 +167,63 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     for (const key of ['int', 'uuid', 'webUuid'] as const) {
       expect(new Set(forked.map((x) => x.draw[key])).size, key).toBe(forked.length);
     }
+  });
+
+  // A NODE_OPTIONS --require module runs before the watcher: whatever it drew, unseen, every
+  // child drains. Node reads NODE_OPTIONS with quotes ("--require=/a b/x.js" is one flag).
+  for (const form of ['--require PATH', '"--require=PATH"']) {
+    it(`a NODE_OPTIONS ${form} module that fills Node's caches of random bytes before the watcher: forked children still draw their own values`, async () => {
+      const r = await runScript(fixturePath('zygote-unfit-main.mjs'), ['draw'], {
+        env: { NODE_OPTIONS: form.replace('PATH', fixturePath('zygote-fill-random.cjs')) },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const { codes, seen } = r.reports[0] as { codes: number[]; seen: { forked: boolean; draw: { int: number; uuid: string; webUuid: string } }[] };
+      expect(codes).toEqual([0, 0, 0]);
+      const forked = seen.filter((x) => x.forked);
+      expect(forked.length).toBeGreaterThanOrEqual(2);
+      for (const key of ['int', 'uuid', 'webUuid'] as const) {
+        expect(new Set(forked.map((x) => x.draw[key])).size, key).toBe(forked.length);
+      }
+    });
+  }
+
+  it('a quoted NODE_OPTIONS "--experimental-loader=..." (module hooks on a thread of their own): no child is forked', async () => {
+    const r = await runScript(fixturePath('zygote-unfit-main.mjs'), ['none'], {
+      env: { NODE_OPTIONS: `"--experimental-loader=${fixtureUrl('zygote-loader-hooks.mjs')}"` },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const { codes, seen } = r.reports[0] as { codes: number[]; seen: { forked: boolean }[] };
+    expect(codes).toEqual([0, 0, 0]);
+    expect(seen.map((x) => x.forked)).toEqual([false, false, false]);
+  });
+
+  it("the zygote's watcher notes each way into Node's caches of random bytes; what it watches keeps its name and length", () => {
+    const watcher = fileURLToPath(new URL('../dist/zygote_watch.js', import.meta.url));
+    const KEY = "Symbol.for('multiprocessing.zygote.randomCachesUsed')";
+    const run = (code: string, watched = true) => {
+      const r = spawnSync(process.execPath, [...(watched ? ['--require', watcher] : []), '--input-type=module', '-e', code], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_OPTIONS: '' },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as unknown;
+    };
+    const ways: [string, string, { int: boolean; uuid: boolean }][] = [
+      ['nothing', '', { int: false, uuid: false }],
+      ["import { randomInt } from 'node:crypto'", "import { randomInt } from 'node:crypto'; randomInt(10);", { int: true, uuid: false }],
+      ['randomInt(max, callback)', "import c from 'node:crypto'; await new Promise((r) => c.randomInt(10, r));", { int: true, uuid: false }],
+      ['a FormData body (its boundary)', "const f = new FormData(); f.append('a', 'b'); new Response(f);", { int: true, uuid: false }],
+      ["import { randomUUID } from 'node:crypto'", "import { randomUUID } from 'node:crypto'; randomUUID();", { int: false, uuid: true }],
+      ["require('node:crypto').webcrypto.randomUUID", "import c from 'node:crypto'; c.webcrypto.randomUUID();", { int: false, uuid: true }],
+      ['globalThis.crypto.randomUUID', 'globalThis.crypto.randomUUID();', { int: false, uuid: true }],
+      ['URL.createObjectURL', "URL.createObjectURL(new Blob(['x']));", { int: false, uuid: true }],
+    ];
+    for (const [way, code, used] of ways) expect(run(`${code}\nconsole.log(JSON.stringify(globalThis[${KEY}]));`), way).toEqual(used);
+    const shape =
+      "import c from 'node:crypto'; import m from 'node:module';" +
+      'const fns = [c.randomInt, c.randomUUID, Object.getPrototypeOf(c.webcrypto).randomUUID, URL.createObjectURL, m.register];' +
+      'console.log(JSON.stringify(fns.map((f) => [f.name, f.length])));';
+    expect(run(shape)).toEqual(run(shape, false));
   });
 
   it('a --require module that registers module hooks: no child is forked', async () => {
