@@ -89,9 +89,9 @@ function findInRequireCache(fn: Function, preferred: string[]): { module: string
   const own = typeof fn.name === 'string' ? fn.name : '';
   for (const id of ids) {
     const mod = cache[id];
-    if (mod === undefined || libraryIndexed.has(id)) continue;
+    if (mod === undefined || libraryIndexed.has(mod)) continue;
     if (mod.loaded && inLibrary(id)) {
-      indexLibraryModule(id, mod);
+      indexLibraryModule(mod);
       continue;
     }
     try {
@@ -116,13 +116,14 @@ function findInRequireCache(fn: Function, preferred: string[]): { module: string
  * The functions the library's own modules export, indexed once per module: those exports
  * do not change once a module is loaded, and scanning them (most of require.cache in a
  * typical program) took ~0.2 ms of every start. A user module exporting the same function
- * is found first.
+ * is found first. By module object, not id: a module loaded again (its require.cache
+ * entry deleted) has new functions.
  */
-const libraryExports = new Map<Function, { module: string; name: string }>();
-const libraryIndexed = new Set<string>();
+const libraryExports = new WeakMap<Function, { module: string; name: string }>();
+const libraryIndexed = new WeakSet<NodeJS.Module>();
 
-function indexLibraryModule(id: string, mod: NodeJS.Module): void {
-  libraryIndexed.add(id);
+function indexLibraryModule(mod: NodeJS.Module): void {
+  libraryIndexed.add(mod);
   const module = pathToFileURL(mod.filename).href;
   const note = (value: unknown, name: string) => {
     if (typeof value === 'function' && !libraryExports.has(value)) libraryExports.set(value, { module, name });

@@ -91,6 +91,25 @@ describe('describeTarget in this process', () => {
     expect(describeTarget(quadruple, HERE)).toEqual({ kind: 'export', module: fixtureUrl('targets-cjs-default.cjs'), name: 'default' });
   });
 
+  it("finds the library's own functions, also in a library module loaded again (its require.cache entry replaced); a user module that exports one is found first", () => {
+    const id = require.resolve('../dist/validate.js');
+    const lib = pathToFileURL(id).href;
+    const first = require(id) as typeof import('../dist/validate.js');
+    expect(describeTarget(first.describe, HERE)).toEqual({ kind: 'export', module: lib, name: 'describe' });
+    const kept = require.cache[id];
+    delete require.cache[id];
+    try {
+      const again = require(id) as typeof import('../dist/validate.js');
+      expect(again.describe).not.toBe(first.describe);
+      expect(describeTarget(again.describe, HERE)).toEqual({ kind: 'export', module: lib, name: 'describe' });
+    } finally {
+      require.cache[id] = kept;
+    }
+    const user = require('./fixtures/targets-cjs-reexport.cjs');
+    expect(describeTarget(first.checkString, HERE)).toEqual({ kind: 'export', module: fixtureUrl('targets-cjs-reexport.cjs'), name: 'check' });
+    expect(user.check).toBe(first.checkString);
+  });
+
   it('refuses a Process-like instance whose class is not exported', () => {
     class Local {
       run() {}
