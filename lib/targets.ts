@@ -87,13 +87,19 @@ function findInRequireCache(fn: Function, preferred: string[]): { module: string
   const ids = Object.keys(cache);
   ids.sort((a, b) => Number(prefer.has(b)) - Number(prefer.has(a)));
   const own = typeof fn.name === 'string' ? fn.name : '';
+  const scan: string[] = [];
   for (const id of ids) {
     const mod = cache[id];
     if (mod === undefined || libraryIndexed.has(mod)) continue;
-    if (mod.loaded && inLibrary(id)) {
-      indexLibraryModule(mod);
-      continue;
-    }
+    if (mod.loaded && inLibrary(id)) indexLibraryModule(mod);
+    else scan.push(id);
+  }
+  // The library's own function: found where it is defined (as Python pickles a function
+  // by its defining module), not in a user module that re-exports it.
+  const ours = libraryExports.get(fn);
+  if (ours !== undefined) return ours;
+  for (const id of scan) {
+    const mod = cache[id]!;
     try {
       const ex: unknown = mod.exports;
       if (ex === fn) return { module: pathToFileURL(mod.filename).href, name: 'default' };
@@ -109,14 +115,13 @@ function findInRequireCache(fn: Function, preferred: string[]): { module: string
       // an exotic exports object: not ours to worry about
     }
   }
-  return libraryExports.get(fn);
+  return undefined;
 }
 
 /**
  * The functions the library's own modules export, indexed once per module: those exports
  * do not change once a module is loaded, and scanning them (most of require.cache in a
- * typical program) took ~0.2 ms of every start. A user module exporting the same function
- * is found first. By module object, not id: a module loaded again (its require.cache
+ * typical program) took ~0.2 ms of every start. By module object, not id: a module loaded again (its require.cache
  * entry deleted) has new functions.
  */
 const libraryExports = new WeakMap<Function, { module: string; name: string }>();
