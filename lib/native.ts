@@ -94,9 +94,10 @@ export interface NativeBinding {
   // Linux only (absent elsewhere): the forkserver's zygote (native/zygote_linux.cc).
   /**
    * fork() this process, heap included; 0 in the child (its loop re-armed), else its pid;
-   * -2 (no fork) when SIGCHLD was taken over since zygoteWatchChildren.
+   * -2 (no fork) when SIGCHLD was taken over since zygoteWatchChildren. In the child,
+   * `identity` (6 words) gets its pid, its parent's pid and 4 words of OS randomness.
    */
-  zygoteFork?(): number;
+  zygoteFork?(identity?: Int32Array): number;
   /** From now on SIGCHLD bumps and wakes view[index]; false (nothing done) if SIGCHLD has a handler. */
   zygoteWatchChildren?(view: Int32Array, index: number): boolean;
   /** [pid, code, ...] of the children that ended (code -N: killed by signal N); only `pids` if given. */

@@ -173,7 +173,7 @@ export async function zygoteLoop(
       let pid: number;
       const t0 = trace === null ? 0 : performance.now();
       try {
-        pid = native.zygoteFork!();
+        pid = native.zygoteFork!(identity);
       } catch {
         // No process to spare now (EAGAIN, ENOMEM): the server sees the slot free again.
         Atomics.store(words, state, S.FREE);
@@ -231,6 +231,9 @@ function postExits(words: Int32Array, exits: number[]): boolean {
   return moved;
 }
 
+/** Written by zygoteFork in each child: its pid, its parent's pid, 4 words of seed. */
+const identity = new Int32Array(6);
+
 function nudgeServer(words: Int32Array): void {
   Atomics.add(words, S.EVENTS, 1);
   native.wake(words, S.EVENTS, 1);
@@ -241,12 +244,11 @@ function nudgeServer(words: Int32Array): void {
  * and an exit that skips Node's teardown (it would join the zygote's threads).
  */
 export function becomeForked(): void {
-  const pid = Number(require('node:fs').readlinkSync('/proc/self'));
-  const ppid = native.getppid();
+  const [pid, ppid] = identity as unknown as [number, number];
   Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
   Object.defineProperty(process, 'ppid', { value: ppid, writable: true, enumerable: true, configurable: true });
   runAfterFork();
-  reseedMathRandom();
+  reseedMathRandom(identity.subarray(2));
   drainRandomCaches();
   // The zygote's own flags (the server added them): not for this process's children.
   const flag = process.execArgv.lastIndexOf('--single-threaded');
@@ -288,11 +290,12 @@ function drainRandomCaches(): void {
  * copied by fork, and V8 cannot be reseeded): replace it by xorshift128+ seeded from the
  * OS, as Python reseeds `random` after a fork.
  */
-function reseedMathRandom(): void {
-  const { randomFillSync } = require('node:crypto') as typeof import('node:crypto');
-  const s = new Uint32Array(4);
-  do randomFillSync(s);
-  while ((s[0]! | s[1]! | s[2]! | s[3]!) === 0);
+function reseedMathRandom(seed: Int32Array): void {
+  const s = new Uint32Array(seed);
+  while ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) {
+    // zygoteFork found no randomness (or an all-zero draw, which xorshift cannot use)
+    (require('node:crypto') as typeof import('node:crypto')).randomFillSync(s);
+  }
   let [a0, a1, b0, b1] = s as unknown as [number, number, number, number]; // state: a = (a1:a0), b = (b1:b0)
   const random = function random(): number {
     // xorshift128+ on 32-bit halves: x = a, y = b; a = y; x ^= x << 23; x ^= x >>> 17;
