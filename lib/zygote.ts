@@ -255,8 +255,10 @@ export function becomeForked(): void {
   reseedMathRandom(identity.subarray(2));
   drainRandomCaches();
   // The zygote's own flags (the server added them): not for this process's children.
-  const flag = process.execArgv.lastIndexOf('--single-threaded');
-  if (flag >= 0) process.execArgv.splice(flag, 1);
+  for (const zygoteFlag of S.ZYGOTE_FLAGS) {
+    const at = process.execArgv.lastIndexOf(zygoteFlag);
+    if (at >= 0) process.execArgv.splice(at, 1);
+  }
   const watch = process.execArgv.findIndex((a, i) => a === '--require' && process.execArgv[i + 1]?.endsWith('zygote_watch.js'));
   if (watch >= 0) process.execArgv.splice(watch, 2);
   const exitNow = native.exitNow!;

@@ -49,6 +49,7 @@ describe.skipIf(!linux)('forkserver zygote', () => {
       expect(x.osPpid).toBe(zygote);
       expect(ps.map((p) => p.pid)).toContain(x.pid);
       expect(x.execArgv).not.toContain('--single-threaded');
+      expect(x.execArgv).not.toContain('--use-largepages=silent');
       expect([x.fromWorker, x.timer, x.file, x.echoed, x.kept]).toEqual([2999997, 'fired', true, 'child ok', 200 * 50_000]);
     }
     // Each child draws its own random numbers (V8's generator state is copied by fork).
