@@ -198,7 +198,10 @@ export async function zygoteLoop(
       native.wake(words, S.slotWord(slot, S.PID), 1);
       nudgeServer(words);
     }
-    if (Atomics.load(words, S.ZYGOTE_EVENTS) === seen) native.wait(words, S.ZYGOTE_EVENTS, seen, SLICE_MS);
+    if (Atomics.load(words, S.ZYGOTE_EVENTS) === seen) {
+      native.wait(words, S.ZYGOTE_EVENTS, seen, SLICE_MS);
+      reap(); // an exit woke it, most likely: a join waits for its cell (not for the loop's turn below)
+    }
     // Let messages in (a preload list; the channel closing is our parent-death signal's job).
     await new Promise((resolve) => setImmediate(resolve));
   }
