@@ -21,7 +21,7 @@ import * as S from './forkserver_shared.js';
 import { native } from './native.js';
 import { trackerForChild } from './resource_tracker.js';
 import { signalExitcode } from './spawn.js';
-import { zygoteAvailable } from './zygote.js';
+import { zygoteAvailable, zygoteFlags } from './zygote.js';
 
 const BOOTSTRAP = path.join(__dirname, 'bootstrap.js');
 const TRACKER_CHILD_FD = 4;
@@ -200,14 +200,14 @@ function boot(role: string, list: readonly string[], execArgv: string[]): ChildP
 
 /**
  * Start the zygote. V8 runs single-threaded there (and so in every child it forks): a
- * forked child has none of V8's background threads (zygote.ts). Its flags: S.ZYGOTE_FLAGS.
+ * forked child has none of V8's background threads (zygote.ts). Its flags: zygoteFlags().
  */
 function startZygote(): void {
   if (closing || zygote !== null || zygoteUnfit || !zygoteAvailable() || Date.now() < zygoteAfter) return;
   const list = [...preloads];
   Atomics.store(words, S.PRELOAD_GEN, 0); // lists sent to this zygote
   const watch = path.join(__dirname, 'zygote_watch.js'); // first: it sees every module.register()
-  const proc = boot('zygote', list, ['--require', watch, ...process.execArgv, ...S.ZYGOTE_FLAGS]);
+  const proc = boot('zygote', list, ['--require', watch, ...process.execArgv, ...zygoteFlags()]);
   if (proc.pid === undefined) return;
   const z: Zygote = { proc, ready: false, importing: list, lists: [] };
   zygote = z;

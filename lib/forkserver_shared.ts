@@ -111,9 +111,10 @@ export const PRELOAD_ENV = 'MP_FORKSERVER_PRELOAD';
 export const ZYGOTE_ENV = 'MP_FORKSERVER_ZYGOTE';
 
 /**
- * The zygote's own Node flags (its children drop them from execArgv for their own
- * children). V8 single-threaded: its background threads cannot cross a fork. Node's code
- * in large pages (silently skipped where the OS has none): a copy in anonymous memory,
+ * The zygote's own Node flags, last on its command line (its children drop them from
+ * execArgv for their own children; zygoteFlags in zygote.ts leaves out a --use-largepages
+ * the program chose). V8 single-threaded: its background threads cannot cross a fork.
+ * Node's code in large pages (silently skipped where the OS has none): a copy in anonymous memory,
  * which fork shares page table and all, so a forked child does not fault in the pages of
  * the node binary it runs one by one (-1 ms of CPU per child here).
  */

@@ -42,6 +42,18 @@ export function zygoteAvailable(): boolean {
   return !hasFlag(process.execArgv, HOOK_FLAGS) && !hasFlag(nodeOptionsArgs(), HOOK_FLAGS);
 }
 
+const LARGE_PAGES = '--use-largepages';
+
+/**
+ * The zygote's Node flags, for the server to put last on its command line: S.ZYGOTE_FLAGS,
+ * less --use-largepages where the program chose a value (in execArgv or NODE_OPTIONS), which
+ * ours, last on the command line, would override.
+ */
+export function zygoteFlags(): string[] {
+  const chosen = hasFlag(process.execArgv, [LARGE_PAGES]) || hasFlag(nodeOptionsArgs(), [LARGE_PAGES]);
+  return S.ZYGOTE_FLAGS.filter((f) => !(chosen && f.startsWith(LARGE_PAGES)));
+}
+
 /**
  * Async requests in flight on the loop (they would finish in the zygote only): libuv's
  * count, which has the crypto pool work that Node's list of resources lacks.
@@ -257,11 +269,10 @@ export function becomeForked(): void {
   runAfterFork();
   reseedMathRandom(identity.subarray(2));
   drainRandomCaches();
-  // The zygote's own flags (the server added them): not for this process's children.
-  for (const zygoteFlag of S.ZYGOTE_FLAGS) {
-    const at = process.execArgv.lastIndexOf(zygoteFlag);
-    if (at >= 0) process.execArgv.splice(at, 1);
-  }
+  // The zygote's own flags, last on its command line (zygoteFlags): not for this process's
+  // children. Taken from the end only: the program's own copy of one stays.
+  const argv = process.execArgv;
+  for (let k = S.ZYGOTE_FLAGS.length - 1; k >= 0; k--) if (argv.at(-1) === S.ZYGOTE_FLAGS[k]) argv.pop();
   const watch = process.execArgv.findIndex((a, i) => a === '--require' && process.execArgv[i + 1]?.endsWith('zygote_watch.js'));
   if (watch >= 0) process.execArgv.splice(watch, 2);
   const exitNow = native.exitNow!;

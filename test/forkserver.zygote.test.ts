@@ -237,6 +237,31 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     expect(seen.map((x) => x.forked)).toEqual([false, false, false]);
   });
 
+  // The zygote adds --use-largepages=silent for itself, unless the program chose (Node takes
+  // the last value, and the command line's over NODE_OPTIONS'); a child drops only what the
+  // zygote added.
+  const largePageCases = [
+    { given: 'execArgv', value: '--use-largepages=off' },
+    { given: 'execArgv', value: '--use-largepages=silent' },
+    { given: 'NODE_OPTIONS', value: '--use-largepages=off' },
+  ] as const;
+  for (const c of largePageCases) {
+    it(`a program run with ${c.value} in its ${c.given}: the zygote runs with it, forked children keep it`, async () => {
+      const options = c.given === 'execArgv' ? { execArgv: [c.value] } : { env: { NODE_OPTIONS: c.value } };
+      const r = await runScript(fixturePath('zygote-flags-main.mjs'), [], options);
+      expect(r.code, r.stderr).toBe(0);
+      const seen = r.reports[0] as { forked: boolean; parentArgs: string[]; execArgv: string[] }[];
+      // The first start may come before the zygote is ready.
+      const forked = seen.slice(1);
+      expect(forked.map((x) => x.forked)).toEqual([true, true]);
+      for (const x of forked) {
+        const largePages = x.parentArgs.filter((a) => a.startsWith('--use-largepages'));
+        expect(largePages.at(-1)).toBe(c.given === 'execArgv' ? c.value : undefined);
+        expect(x.execArgv).toEqual(c.given === 'execArgv' ? [c.value] : []);
+      }
+    });
+  }
+
   it('a zygote that becomes unfit to fork stays to reap its children: a daemon it forked finishes its work', async () => {
     const r = await runScript(fixturePath('zygote-daemon-main.mjs'), []);
     expect(r.code, r.stderr).toBe(0);
