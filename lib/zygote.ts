@@ -39,7 +39,12 @@ const HOOK_FLAGS = ['--import', '--loader', '--experimental-loader'];
  */
 export function zygoteAvailable(): boolean {
   if (typeof native.zygoteFork !== 'function' || typeof native.zygoteLoopRequests !== 'function' || process.env[S.ZYGOTE_ENV] === '0') return false;
-  return !hasFlag(process.execArgv, HOOK_FLAGS) && !hasFlag(nodeOptionsArgs(), HOOK_FLAGS);
+  return !programHasFlag(HOOK_FLAGS);
+}
+
+/** Whether this program was given one of `flags`, on its command line or in NODE_OPTIONS. */
+function programHasFlag(flags: readonly string[]): boolean {
+  return hasFlag(process.execArgv, flags) || hasFlag(nodeOptionsArgs(), flags);
 }
 
 const LARGE_PAGES = '--use-largepages';
@@ -50,7 +55,7 @@ const LARGE_PAGES = '--use-largepages';
  * ours, last on the command line, would override.
  */
 export function zygoteFlags(): string[] {
-  const chosen = hasFlag(process.execArgv, [LARGE_PAGES]) || hasFlag(nodeOptionsArgs(), [LARGE_PAGES]);
+  const chosen = programHasFlag([LARGE_PAGES]);
   return S.ZYGOTE_FLAGS.filter((f) => !(chosen && f.startsWith(LARGE_PAGES)));
 }
 
@@ -273,8 +278,8 @@ export function becomeForked(): void {
   // children. Taken from the end only: the program's own copy of one stays.
   const argv = process.execArgv;
   for (let k = S.ZYGOTE_FLAGS.length - 1; k >= 0; k--) if (argv.at(-1) === S.ZYGOTE_FLAGS[k]) argv.pop();
-  const watch = process.execArgv.findIndex((a, i) => a === '--require' && process.execArgv[i + 1]?.endsWith('zygote_watch.js'));
-  if (watch >= 0) process.execArgv.splice(watch, 2);
+  const watch = argv.findIndex((a, i) => a === '--require' && argv[i + 1]?.endsWith('zygote_watch.js'));
+  if (watch >= 0) argv.splice(watch, 2);
   const exitNow = native.exitNow!;
   // process.exit() ends here, after its 'exit' listeners.
   (process as unknown as { reallyExit(code?: number): never }).reallyExit = (code?: number) => exitNow(code ?? 0);

@@ -69,6 +69,15 @@ void inherit_all_mappings() {
   }
 }
 
+// This environment's libuv loop; `who` names the caller in the error.
+uv_loop_t* loop_of(Napi::Env env, const char* who) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+    throw Napi::Error::New(env, std::string(who) + ": no event loop");
+  }
+  return loop;
+}
+
 // A forked child's pid, its parent's pid and 4 words of seed (see zygote__fork).
 void write_identity(int32_t* identity) {
   identity[0] = static_cast<int32_t>(getpid());
@@ -89,10 +98,7 @@ void write_identity(int32_t* identity) {
 
 Napi::Value zygote__fork(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    throw Napi::Error::New(env, "zygoteFork: no event loop");
-  }
+  uv_loop_t* loop = loop_of(env, "zygoteFork");
   // SIGCHLD taken over since zygoteWatchChildren (libuv, for a process started here):
   // libuv's state in a child would then be wrong, and exits would not wake this loop.
   struct sigaction current;
@@ -132,11 +138,7 @@ Napi::Value zygote__fork(const Napi::CallbackInfo& info) {
 // a child forked under one waits for ever, its work being the zygote's.
 Napi::Value zygote__loop_requests(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
-    throw Napi::Error::New(env, "zygoteLoopRequests: no event loop");
-  }
-  return Napi::Number::New(env, loop->active_reqs.count);
+  return Napi::Number::New(env, loop_of(env, "zygoteLoopRequests")->active_reqs.count);
 }
 
 // Returns false, changing nothing, when SIGCHLD already has a handler (libuv's: a process
