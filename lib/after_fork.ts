@@ -10,7 +10,10 @@ export function registerAfterFork(fn: () => void): void {
   hooks.push(fn);
 }
 
-/** The zygote's child calls this once, right after its pid is its own. */
-export function runAfterFork(): void {
+/**
+ * The zygote's child calls this once, right after its pid is its own. (Parenthesized, and
+ * so are the hooks: V8 compiles them in the zygote, not in each child; see zygote.ts.)
+ */
+export const runAfterFork = (function runAfterFork(): void {
   for (const fn of hooks) fn();
-}
+});

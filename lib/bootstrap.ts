@@ -77,7 +77,10 @@ function armParentDeath(watchPid: number): () => void {
   if (native.setParentDeathSignal(osConstants.signals.SIGKILL)) {
     // The parent may have died before the signal was armed: then nobody will send it.
     if (dead()) process.kill(process.pid, 'SIGKILL');
-    return () => native.setParentDeathSignal(0);
+    // (Parenthesized: compiled with armParentDeath, not on its first call in each forked child.)
+    return (function disarm() {
+      native.setParentDeathSignal(0);
+    });
   }
   // No parent-death signal on this OS: look every half second instead.
   const timer = setInterval(() => {

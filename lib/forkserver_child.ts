@@ -88,7 +88,7 @@ async function rehearse(v8: typeof import('node:v8')): Promise<void> {
     const sample = v8.deserialize(v8.serialize({ v: 1, target, args: [1, 'a', { b: [2] }], authkey: new Uint8Array(32) }));
     fromWire(sample.args);
     const fn = await resolveTarget(sample.target);
-    adoptAsCurrent(null, fn, [0]);
+    await adoptAsCurrent(null, fn, [0]).run();
     await endChildren();
   } catch {
     // only a rehearsal

@@ -88,13 +88,16 @@ export function word(name: string): string {
  * taken out of an object literal.
  */
 export function sourceExpression(source: string): string | null {
+  return sourceForms(source).find(compiles) ?? null;
+}
+
+/** The expressions sourceExpression tries, in its order. */
+function sourceForms(source: string): string[] {
   const plain = `(${source}\n)`;
-  if (compiles(plain)) return plain;
   const method =
     `((o) => { const d = Object.getOwnPropertyDescriptor(o, Reflect.ownKeys(o)[0]);` +
     ` return d.value ?? d.get ?? d.set; })({ ${source}\n })`;
-  if (compiles(method)) return method;
-  return null;
+  return [plain, method];
 }
 
 function compiles(expr: string): boolean {
@@ -124,7 +127,9 @@ export function functionSource(fn: Function): string {
  * is the `cause`. Errors thrown while a returned generator is iterated are not rewritten.
  */
 export function wrapSourceTarget(fn: AnyFunction, source: string, name = fn.name): AnyFunction {
-  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+  // (Parenthesized: compiled with this function, which the zygote's rehearsal runs, instead
+  // of in each forked child.)
+  const wrapped = (function (this: unknown, ...args: unknown[]): unknown {
     let result: unknown;
     try {
       result = Reflect.apply(fn, this, args);
@@ -137,7 +142,7 @@ export function wrapSourceTarget(fn: AnyFunction, source: string, name = fn.name
       });
     }
     return result;
-  };
+  });
   Object.defineProperty(wrapped, 'name', { value: name, configurable: true });
   return wrapped;
 }
@@ -160,8 +165,18 @@ function explainScopeError(err: unknown, source: string, name: string): unknown 
 
 /** Rebuild a function from its source text, with CommonJS-style locals of `file`. */
 export function rebuild(source: string, name: string, file: string | undefined): AnyFunction {
-  const expr = sourceExpression(source);
-  if (expr === null) {
+  // Each form compiled once, as the function that makes the target (a separate "does it
+  // compile" check would compile every target twice, in every child).
+  let make: Function | undefined;
+  for (const expr of sourceForms(source)) {
+    try {
+      make = new Function('require', 'module', 'exports', '__filename', '__dirname', `return ${expr}`);
+      break;
+    } catch {
+      // not this form
+    }
+  }
+  if (make === undefined) {
     throw new TypeError(`target ${name === '' ? '(anonymous)' : `'${name}'`}: its source text cannot be rebuilt here`);
   }
   const main = mainModule();
@@ -170,7 +185,6 @@ export function rebuild(source: string, name: string, file: string | undefined):
   const mod = { exports: {}, filename, id: filename };
   let built: unknown;
   try {
-    const make = new Function('require', 'module', 'exports', '__filename', '__dirname', `return ${expr}`);
     built = make(localRequire, mod, mod.exports, filename, path.dirname(filename));
   } catch (err) {
     throw explainScopeError(err, source, name);

@@ -14,9 +14,11 @@ export const WAITERS = 0x40000000;
 
 export let PID = process.pid & PID_MASK;
 // A forkserver child forked from the zygote: its locks must name it, not the zygote.
-registerAfterFork(() => {
+// (Parenthesized: compiled in the zygote, not in each child; see zygote.ts.)
+const takeChildPid = (function takeChildPid(): void {
   PID = process.pid & PID_MASK;
 });
+registerAfterFork(takeChildPid);
 /** This thread's identity within the process (worker_threads), +1 so that 0 means none. */
 export const THREAD = threadId + 1;
 

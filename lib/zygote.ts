@@ -9,6 +9,7 @@
 // bumps ZYGOTE_EVENTS, and each [pid, code] goes into the exit ring for the server to
 // report. The child (see becomeForked) comes back from fork() with 0 and continues the
 // warm child's life from the slot it was forked for.
+import { EventEmitter } from 'node:events';
 import { runAfterFork } from './after_fork.js';
 import * as S from './forkserver_shared.js';
 import { heapInUse } from './heap.js';
@@ -187,6 +188,7 @@ export async function zygoteLoop(
       continue;
     }
     requestsDue = 0;
+    compileChildPath();
     for (let slot = 0; slot < S.SLOTS && !retired; slot++) {
       const state = S.slotWord(slot, S.STATE);
       if (Atomics.load(words, state) !== S.FORK || Atomics.load(words, S.slotWord(slot, S.PID)) !== 0) continue;
@@ -254,6 +256,27 @@ function postExits(words: Int32Array, exits: number[]): boolean {
   return moved;
 }
 
+/**
+ * Call, harmlessly, the functions of Node's that each forked child calls on its way to its
+ * job and out (EventEmitter's listener removal, process.exitCode's accessors and their
+ * validator, process.nextTick), so that V8 compiles them here once and not in every child.
+ * Run before each fork, not once: V8 may have marked one of them for optimization since
+ * (the zygote's own calls), which the next call does, synchronously in a single-threaded V8:
+ * here, instead of in every child (process.nextTick so marked cost each child ~0.5 ms).
+ */
+function compileChildPath(): void {
+  const emitter = new EventEmitter();
+  const listener = () => {};
+  emitter.on('x', listener);
+  emitter.removeListener('x', listener);
+  emitter.on('x', listener);
+  emitter.removeAllListeners('x');
+  const code = process.exitCode;
+  process.exitCode = 0;
+  process.exitCode = code;
+  process.nextTick(listener);
+}
+
 /** Written by zygoteFork in each child: its pid, its parent's pid, 4 words of seed. */
 const identity = new Int32Array(6);
 
@@ -262,11 +285,17 @@ function nudgeServer(words: Int32Array): void {
   native.wake(words, S.EVENTS, 1);
 }
 
+// The functions below run once in every forked child. V8 compiles a function on its first
+// call, which each child would pay for again (about 1 ms of a child's CPU all told): they
+// are written as parenthesized function expressions, which V8 compiles when the file loads,
+// in the zygote, whose children inherit the bytecode. (compileChildPath does the same for
+// Node's own functions on a child's path.)
+
 /**
  * Make a freshly forked child its own process: its pid, its own Math.random sequence,
  * and an exit that skips Node's teardown (it would join the zygote's threads).
  */
-export function becomeForked(): void {
+export const becomeForked = (function becomeForked(): void {
   forked = true;
   const [pid, ppid] = identity as unknown as [number, number];
   Object.defineProperty(process, 'pid', { value: pid, writable: false, enumerable: true, configurable: true });
@@ -278,24 +307,30 @@ export function becomeForked(): void {
   // children. Taken from the end only: the program's own copy of one stays.
   const argv = process.execArgv;
   for (let k = S.ZYGOTE_FLAGS.length - 1; k >= 0; k--) if (argv.at(-1) === S.ZYGOTE_FLAGS[k]) argv.pop();
-  const watch = argv.findIndex((a, i) => a === '--require' && argv[i + 1]?.endsWith('zygote_watch.js'));
-  if (watch >= 0) argv.splice(watch, 2);
+  for (let k = 0; k + 1 < argv.length; k++) {
+    if (argv[k] === '--require' && argv[k + 1]!.endsWith('zygote_watch.js')) {
+      argv.splice(k, 2);
+      break;
+    }
+  }
   const exitNow = native.exitNow!;
   // process.exit() ends here, after its 'exit' listeners.
-  (process as unknown as { reallyExit(code?: number): never }).reallyExit = (code?: number) => exitNow(code ?? 0);
+  (process as unknown as { reallyExit(code?: number): never }).reallyExit = (function reallyExit(code?: number): never {
+    return exitNow(code ?? 0);
+  });
   // The loop running dry emits 'exit' and then tears Node down: leave after the listeners.
   const emit = process.emit;
-  process.emit = function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
+  process.emit = (function (this: NodeJS.Process, event: string | symbol, ...args: unknown[]): boolean {
     const result = (emit as (e: string | symbol, ...a: unknown[]) => boolean).call(this, event, ...args);
     if (event === 'exit') exitNow(typeof process.exitCode === 'number' ? process.exitCode : Number(args[0]) || 0);
     return result;
-  } as typeof process.emit;
+  }) as typeof process.emit;
   // The zygote's channel to the server is not this process's: close this copy before the
   // loop next polls (a message read here would be lost to the zygote). 'disconnect'
   // listeners a preloaded module left are the zygote's too.
   process.removeAllListeners('disconnect');
   if (process.connected) process.disconnect();
-}
+});
 
 /**
  * crypto.randomInt and randomUUID draw from per-process caches of random bytes, copied by
@@ -303,27 +338,27 @@ export function becomeForked(): void {
  * zygote filled (zygote_watch.js noted them; sizes in Node 20: 6 KiB, 1024 draws of
  * randomInt; 128 UUIDs). Unknown (no watcher ran): drain both.
  */
-function drainRandomCaches(): void {
+const drainRandomCaches = (function drainRandomCaches(): void {
   const used = (globalThis as Record<symbol, unknown>)[RANDOM_CACHES_USED] as { int: boolean; uuid: boolean } | undefined;
   if (used?.int === false && used.uuid === false) return; // (a cold require costs ~0.2 ms)
   const { randomInt, randomUUID } = require('node:crypto') as typeof import('node:crypto');
   if (used?.int !== false) for (let i = 0; i < 1024; i++) randomInt(0x7fffffffffff);
   if (used?.uuid !== false) for (let i = 0; i < 128; i++) randomUUID();
-}
+});
 
 /**
  * Every forked child would draw the zygote's Math.random sequence (V8's generator state is
  * copied by fork, and V8 cannot be reseeded): replace it by xorshift128+ seeded from the
  * OS, as Python reseeds `random` after a fork.
  */
-function reseedMathRandom(seed: Int32Array): void {
+const reseedMathRandom = (function reseedMathRandom(seed: Int32Array): void {
   const s = new Uint32Array(seed);
   while ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) {
     // zygoteFork found no randomness (or an all-zero draw, which xorshift cannot use)
     (require('node:crypto') as typeof import('node:crypto')).randomFillSync(s);
   }
   let [a0, a1, b0, b1] = s as unknown as [number, number, number, number]; // state: a = (a1:a0), b = (b1:b0)
-  const random = function random(): number {
+  const random = (function random(): number {
     // xorshift128+ on 32-bit halves: x = a, y = b; a = y; x ^= x << 23; x ^= x >>> 17;
     // x ^= y ^ (y >>> 26); b = x; result from (x + y).
     let x0 = a0;
@@ -344,6 +379,6 @@ function reseedMathRandom(seed: Int32Array): void {
     const lo = (x0 + y0) >>> 0;
     const hi = (x1 + y1 + (lo < x0 ? 1 : 0)) >>> 0;
     return (hi * 2097152 + (lo >>> 11)) / 9007199254740992;
-  };
+  });
   Object.defineProperty(Math, 'random', { value: random, writable: true, enumerable: false, configurable: true });
-}
+});
