@@ -14,7 +14,6 @@
 // CPUs. Forks from the zygote (Linux) cost about a millisecond: they refill at once.
 import type { ChildProcess } from 'node:child_process';
 import { fork } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, constants as osConstants } from 'node:os';
 import * as path from 'node:path';
 import * as S from './forkserver_shared.js';
@@ -195,8 +194,16 @@ function boot(role: string, list: readonly string[], execArgv: string[]): ChildP
     },
   });
   child.on('error', () => {});
+  const pid = child.pid;
+  if (pid !== undefined) {
+    started.add(pid);
+    child.once('exit', () => started.delete(pid));
+  }
   return child;
 }
+
+/** The children libuv started (booted here) and has not reaped yet: libuv's to reap. */
+const started = new Set<number>();
 
 /**
  * Start the zygote. V8 runs single-threaded there (and so in every child it forks): a
@@ -275,34 +282,17 @@ function zygoteExited(z: Zygote): void {
 
 /**
  * Children of a dead zygote are reparented to this process (a child subreaper), so their
- * exit codes are still learnt; so are other orphans of the tree (a job's own children
- * left behind), which are reaped only so that they do not stay zombies. Reaped by pid as
- * SIGCHLD comes: libuv reaps its own children (the zygote, booted warm ones) by pid too.
+ * exit codes are still learnt; so are other orphans of the tree: a job's own children
+ * left behind, and the memory holders of forked children that exited (zygote_linux.cc),
+ * which are reaped only so that they do not stay zombies. Reaped as SIGCHLD comes, all
+ * but the children libuv started and reaps by pid itself (the zygote, booted warm ones).
  */
 const subreaper = zygoteAvailable() && native.setChildSubreaper?.() === true;
 const orphans = new Set<number>();
 if (subreaper) process.on('SIGCHLD', reapOrphans);
 
-/** Our children that libuv does not know of (it started neither). */
-function adopted(): number[] {
-  const ours = new Set<number>(zygote === null || zygote.proc.pid === undefined ? [] : [zygote.proc.pid]);
-  for (const w of children.values()) if (w.child !== null) ours.add(w.pid);
-  const found: number[] = [];
-  try {
-    for (const tid of readdirSync('/proc/self/task')) {
-      const text = readFileSync(`/proc/self/task/${tid}/children`, 'utf8').trim();
-      for (const pid of text === '' ? [] : text.split(' ').map(Number)) if (!ours.has(pid)) found.push(pid);
-    }
-  } catch {
-    // no /proc: only the zygote's children we know of
-  }
-  return found;
-}
-
 function reapOrphans(): void {
-  const pids = new Set([...orphans, ...adopted()]);
-  if (pids.size === 0) return;
-  const ended = native.zygoteReap!([...pids]);
+  const ended = native.zygoteReap!([...orphans], [...started]);
   for (let k = 0; k < ended.length; k += 2) {
     const pid = ended[k]!;
     orphans.delete(pid);

@@ -100,8 +100,11 @@ export interface NativeBinding {
   zygoteFork?(identity?: Int32Array): number;
   /** From now on SIGCHLD bumps and wakes view[index]; false (nothing done) if SIGCHLD has a handler. */
   zygoteWatchChildren?(view: Int32Array, index: number): boolean;
-  /** [pid, code, ...] of the children that ended (code -N: killed by signal N); only `pids` if given. */
-  zygoteReap?(pids?: number[]): number[];
+  /**
+   * [pid, code, ...] of the children among `pids` that ended (code -N: killed by signal N);
+   * with `allBut`, also any other ended child but those (libuv's own).
+   */
+  zygoteReap?(pids: number[], allBut?: number[]): number[];
   /** libuv's count of requests in flight on this loop (fs, dns, zlib and crypto pool work, writes). */
   zygoteLoopRequests?(): number;
   /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children. */

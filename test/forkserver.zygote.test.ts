@@ -3,6 +3,8 @@
 // a forked child must be: its own process (pid, randomness, execArgv), with every runtime
 // feature working, and what happens when the zygote dies.
 import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import * as mp from 'multiprocessing';
 import { describe, expect, it } from 'vitest';
@@ -111,6 +113,49 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     q.start();
     await q.join();
     expect(q.exitcode).toBe(5);
+  });
+
+  // A forked child's exit hands the unmapping of its memory to a holder process
+  // (zygote_linux.cc): the child itself is reaped, and joined, sooner. Its files must still
+  // be closed by then, and the holders must not pile up.
+  it("a forked child's files are closed when join returns: the port it listened on is free at once", async () => {
+    for (let round = 0; round < 5; round++) {
+      const port = await freePort();
+      const listening = new mp.Event();
+      const p = new ctx.Process({ target: T('listenAndReturn'), args: [port, listening] });
+      p.start();
+      expect(await listening.wait(30)).toBe(true);
+      await p.join();
+      expect(p.exitcode).toBe(0);
+      expect(await canListen(port)).toBe(true);
+    }
+  });
+
+  it('the memory holders of exited children are reaped: no zombie or holder stays under the server', async () => {
+    const started = new mp.Event();
+    const first = new ctx.Process({ target: T('sleepFor'), args: [0.2, started] });
+    first.start();
+    expect(await started.wait(30)).toBe(true);
+    const zygote = ppidOf(first.pid!);
+    const server = ppidOf(zygote);
+    await first.join();
+    const ps: mp.Process[] = [first];
+    for (let i = 0; i < 20; i++) {
+      const p = new ctx.Process({ target: T('exitWith'), args: [0] });
+      p.start();
+      await p.join();
+      expect(p.exitcode).toBe(0);
+      ps.push(p);
+    }
+    // The server's children: the zygote and, for a moment, holders and their zombies.
+    const end = Date.now() + 10_000;
+    let others = childrenOf(server).filter((pid) => pid !== zygote);
+    while (others.length > 0 && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
+      others = childrenOf(server).filter((pid) => pid !== zygote);
+    }
+    expect(others).toEqual([]);
+    for (const p of ps) expect(isRunning(p.pid!)).toBe(false);
   });
 
   it('MP_FORKSERVER_ZYGOTE=0 (warm children booted, as where there is no zygote): a program\'s starts, burst and nesting work the same', async () => {
@@ -268,3 +313,35 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     expect(r.reports).toEqual([{ daemon: 0, later: 0 }]);
   });
 });
+
+/** A port free on 127.0.0.1 now. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Whether this process can listen on `port` (no other process holds it). */
+async function canListen(port: number): Promise<boolean> {
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    server.close();
+  }
+}
+
+/** The children of `pid` (every thread's), running or zombie. */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+    if (text !== '') found.push(...text.split(' ').map(Number));
+  }
+  return found;
+}
