@@ -107,6 +107,15 @@ export interface NativeBinding {
   zygoteReap?(pids: number[], allBut?: number[]): number[];
   /** libuv's count of requests in flight on this loop (fs, dns, zlib and crypto pool work, writes). */
   zygoteLoopRequests?(): number;
+  /**
+   * Start the zygote's reaper thread over the segment header (view[index]), `layout` giving
+   * its word indexes (zygote.ts REAPER_LAYOUT); true if it runs.
+   */
+  zygoteStartReaper?(view: Int32Array, index: number, layout: Int32Array): boolean;
+  /** Whether the reaper thread reaps (false once it met a child the zygote did not fork). */
+  zygoteReaperRunning?(): boolean;
+  /** The forked children the reaper thread has not reaped. */
+  zygoteForkedPids?(): number[];
   /** prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants become this process's children. */
   setChildSubreaper?(): boolean;
   /** _exit(code): leave without Node's teardown (a forked child must). */

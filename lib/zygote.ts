@@ -117,8 +117,12 @@ export async function zygoteLoop(
   const zygote = process.pid;
   let lists = 0; // imported
   let listDue = 0;
-  /** The children forked here and not reaped yet: the only ones this loop reaps. */
+  /**
+   * The children forked here and not reaped yet, the only ones this loop reaps: while the
+   * reaper thread runs, it reaps them (and this stays empty); once it stopped, from here.
+   */
   const children = new Set<number>();
+  let reaperOn = false;
   const exits: number[] = [];
   let requestsDue = 0;
   // Unfit to fork (see unfitReason): it forks no more but stays, to reap its children
@@ -131,6 +135,12 @@ export async function zygoteLoop(
     process.send?.({ t: 'unfit' } satisfies S.WarmChildMessage, undefined, {}, () => {});
   };
   const reap = () => {
+    if (reaperOn) {
+      if (native.zygoteReaperRunning!()) return;
+      // It met a child it did not fork (libuv's: the zygote is unfit now): ours from here.
+      reaperOn = false;
+      for (const pid of native.zygoteForkedPids!()) children.add(pid);
+    }
     const ended = children.size === 0 ? [] : native.zygoteReap!([...children]);
     for (let k = 0; k < ended.length; k += 2) children.delete(ended[k]!);
     if (ended.length > 0) {
@@ -141,6 +151,7 @@ export async function zygoteLoop(
     if (exits.length > 0 && postExits(words, exits)) nudgeServer(words);
   };
   if (!native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS)) retire('SIGCHLD is taken (a process was started here)');
+  else reaperOn = native.zygoteStartReaper?.(words, 0, REAPER_LAYOUT) === true;
   nudgeServer(words);
   for (;;) {
     const seen = Atomics.load(words, S.ZYGOTE_EVENTS);
@@ -210,12 +221,12 @@ export async function zygoteLoop(
       // dies before the child arms its parent-death signal.)
       if (pid === 0) return { slot, lists, zygote };
       trace?.(`forked ${pid} in ${(performance.now() - t0).toFixed(2)} ms`);
-      children.add(pid);
+      if (!reaperOn || !native.zygoteReaperRunning!()) children.add(pid);
       // The child waits for this before it goes on (so that this store cannot land late,
-      // on a slot already given back and asked for again).
+      // on a slot already given back and asked for again). The server reads the pid when
+      // the child posts itself ready (or the exit ring has it): no wake of its own.
       Atomics.store(words, S.slotWord(slot, S.PID), pid);
       native.wake(words, S.slotWord(slot, S.PID), 1);
-      nudgeServer(words);
     }
     if (Atomics.load(words, S.ZYGOTE_EVENTS) === seen) {
       native.wait(words, S.ZYGOTE_EVENTS, seen, SLICE_MS);
@@ -225,6 +236,20 @@ export async function zygoteLoop(
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+/** Where the reaper thread (zygote_reaper_linux.cc) finds things in the segment header. */
+const REAPER_LAYOUT = Int32Array.of(
+  S.EVENTS,
+  S.EXIT_HEAD,
+  S.EXIT_TAIL,
+  S.EXITS_AT,
+  S.EXIT_CAP,
+  S.CELLS_AT,
+  S.CELL_PIDS_AT,
+  S.CELLS,
+  S.EXITED,
+  S.ZYGOTE_EVENTS,
+);
 
 /** Write each ended child's code into the exit cell it holds, if any, and wake its parent. */
 function fillCells(words: Int32Array, ended: number[]): void {

@@ -45,6 +45,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"exitNow", guarded<zygote__exit_now>},
       {"setChildSubreaper", guarded<zygote__set_subreaper>},
       {"zygoteLoopRequests", guarded<zygote__loop_requests>},
+      {"zygoteStartReaper", guarded<zygote__start_reaper>},
+      {"zygoteReaperRunning", guarded<zygote__reaper_running>},
+      {"zygoteForkedPids", guarded<zygote__forked_pids>},
   };
   for (const Entry& e : kLinux) exports.Set(e.name, Napi::Function::New(env, e.fn, e.name));
 #endif

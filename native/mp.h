@@ -281,6 +281,15 @@ Napi::Value zygote__reap(const Napi::CallbackInfo& info);
 Napi::Value zygote__exit_now(const Napi::CallbackInfo& info);
 Napi::Value zygote__set_subreaper(const Napi::CallbackInfo& info);
 Napi::Value zygote__loop_requests(const Napi::CallbackInfo& info);
+// zygote_reaper_linux.cc (Linux only): the zygote's reaper thread.
+Napi::Value zygote__start_reaper(const Napi::CallbackInfo& info);
+Napi::Value zygote__reaper_running(const Napi::CallbackInfo& info);
+Napi::Value zygote__forked_pids(const Napi::CallbackInfo& info);
+#if defined(__linux__)
+void reaper__note_forked(pid_t pid);  // the zygote's fork, in the zygote
+void reaper__after_fork_child();      // the zygote's fork, in the child
+bool reaper__running();
+#endif
 // waiter.cc: in a forked child, forget the waiter thread that stayed in the parent.
 void waiter__after_fork(Napi::Env env);
 

@@ -42,7 +42,7 @@ std::atomic<int32_t*> g_child_word{nullptr};
 void on_sigchld(int) {
   int saved = errno;
   int32_t* w = g_child_word.load();
-  if (w != nullptr) {
+  if (w != nullptr && !reaper__running()) {  // (the reaper thread reaps, if it runs)
     __atomic_add_fetch(w, 1, __ATOMIC_SEQ_CST);
     syscall(SYS_futex, w, FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
   }
@@ -161,8 +161,10 @@ Napi::Value zygote__fork(const Napi::CallbackInfo& info) {
                         err == EAGAIN ? "the system refused a new process (ulimit -u, or the pids cgroup's pids.max)"
                                       : std::string());
   }
+  if (pid > 0) reaper__note_forked(pid);
   if (pid == 0) {
     // The child: its own epoll instance and signal pipe, no zygote signal handling.
+    reaper__after_fork_child();
     g_child_word.store(nullptr);
     signal(SIGCHLD, SIG_DFL);
     if (uv_loop_fork(loop) != 0) _exit(70);
@@ -262,6 +264,10 @@ pid_t g_held_for = 0;
 // parent-death signal, SIGKILL), then its own exit unmaps the memory. Raw system calls
 // only: it runs on the child's thread-local storage.
 int hold_memory(void*) {
+  // Its work (the unmapping) is for when a CPU has nothing else to do: not beside the next
+  // start's processes.
+  struct sched_param idle = {};
+  syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &idle);
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (syscall(SYS_getppid) != g_held_for) syscall(SYS_exit, 0);  // the child is gone already
   for (;;) syscall(SYS_pause);
