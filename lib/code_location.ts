@@ -28,8 +28,17 @@ function isInside(dir: string, file: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+/** inLibrary's answers by path: asked for every stack frame and module at each start. */
+const libraryFiles = new Map<string, boolean>();
+
 export function inLibrary(file: string): boolean {
-  return DIST_DIRS.some((d) => isInside(d, file));
+  let inside = libraryFiles.get(file);
+  if (inside === undefined) {
+    inside = DIST_DIRS.some((d) => isInside(d, file));
+    if (libraryFiles.size >= 4096) libraryFiles.clear();
+    libraryFiles.set(file, inside);
+  }
+  return inside;
 }
 
 /** An absolute path as a file URL; file URLs and bare specifiers unchanged. */

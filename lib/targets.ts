@@ -183,7 +183,25 @@ function importsOf(text: string, file: string, name: string): string[] {
  * it exports the name. CommonJS modules already loaded are left out (require.cache said
  * no), and so is an entry module inside node_modules (a test runner's or CLI's).
  */
+/**
+ * esmCandidates' answers: the same for the same caller, entry module, name and CommonJS
+ * modules loaded (the files' texts are read once, fileText), and each start of a target
+ * named like an identifier asks (regular expressions over the caller's text and imports).
+ */
+const candidatesCache = new Map<string, string[]>();
+
 function esmCandidates(name: string, caller: string | undefined): string[] {
+  const key = `${caller ?? ''}\0${mainModule() ?? ''}\0${name}\0${Object.keys(require.cache).length}`;
+  let found = candidatesCache.get(key);
+  if (found === undefined) {
+    found = findEsmCandidates(name, caller);
+    if (candidatesCache.size >= 256) candidatesCache.clear();
+    candidatesCache.set(key, found);
+  }
+  return [...found];
+}
+
+function findEsmCandidates(name: string, caller: string | undefined): string[] {
   const roots: string[] = [];
   if (caller !== undefined && toPath(caller) !== undefined) roots.push(toUrl(caller));
   const main = mainModule();
