@@ -284,7 +284,8 @@ function postExits(words: Int32Array, exits: number[]): boolean {
 /**
  * Call, harmlessly, the functions of Node's that each forked child calls on its way to its
  * job and out (EventEmitter's listener removal, process.exitCode's accessors and their
- * validator, process.nextTick), so that V8 compiles them here once and not in every child.
+ * validator, process.nextTick, adding process listeners), so that V8 compiles them here
+ * once and not in every child.
  * Run before each fork, not once: V8 may have marked one of them for optimization since
  * (the zygote's own calls), which the next call does, synchronously in a single-threaded V8:
  * here, instead of in every child (process.nextTick so marked cost each child ~0.5 ms).
@@ -300,6 +301,11 @@ function compileChildPath(): void {
   process.exitCode = 0;
   process.exitCode = code;
   process.nextTick(listener);
+  // The child's bootstrap listens for these (removed at once: no event can come between).
+  for (const event of ['uncaughtException', 'beforeExit'] as const) {
+    process.on(event, listener);
+    process.removeListener(event, listener);
+  }
 }
 
 /** Written by zygoteFork in each child: its pid, its parent's pid, 4 words of seed. */

@@ -130,6 +130,10 @@ describe('resolveTarget in this process', () => {
       ['get size() { return 5; }', [], 5],
       ['x => require("node:path").basename(x)', ['/a/b.c'], 'b.c'],
       ['() => [typeof module, typeof exports, path.basename(__filename)]', [], ['object', 'object', 'targets.test.ts']],
+      // `require` is made on its first use, relative to the function's file
+      ['() => path.basename(require.resolve("./fixtures/targets-cjs.cjs"))', [], 'targets-cjs.cjs'],
+      ['() => require("./fixtures/targets-cjs.cjs") === require.cache[require.resolve("./fixtures/targets-cjs.cjs")].exports', [], true],
+      ['() => [Array.isArray(require.resolve.paths("x")), typeof require.extensions[".js"], require.main === undefined || typeof require.main === "object"]', [], [true, 'function', true]],
     ];
     for (const [source, args, want] of cases) {
       const fn = await resolveTarget({ kind: 'source', source: source.replace('path.', 'require("node:path").'), name: 'x', file: HERE });
