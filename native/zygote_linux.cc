@@ -264,10 +264,6 @@ pid_t g_held_for = 0;
 // parent-death signal, SIGKILL), then its own exit unmaps the memory. Raw system calls
 // only: it runs on the child's thread-local storage.
 int hold_memory(void*) {
-  // Its work (the unmapping) is for when a CPU has nothing else to do: not beside the next
-  // start's processes.
-  struct sched_param idle = {};
-  syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, &idle);
   syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (syscall(SYS_getppid) != g_held_for) syscall(SYS_exit, 0);  // the child is gone already
   for (;;) syscall(SYS_pause);
