@@ -35,8 +35,6 @@ const SERVER_SCRIPT = path.join(__dirname, 'forkserver_main.js');
 const TRACKER_CHILD_FD = 4;
 /** How long start() waits for a warm child before giving up. */
 const CLAIM_TIMEOUT_MS = 60_000;
-/** Below this many ready warm children, a start wakes the server at once to refill. */
-const LOW_POOL = 2;
 /** Sleep slice while waiting, to notice a dead server. */
 const SLICE_MS = 100;
 /** The code Python's forkserver reports when it cannot learn a child's status. */
@@ -247,19 +245,11 @@ class Server {
     trace?.('posted');
     // The server learns of the claim (to grow the pool and refill) after the child has its
     // job, and of the modules to preload before that (the refill should have them). Woken
-    // only when the pool runs low: a wake costs this start ~0.1 ms (the server's CPU is
-    // woken too), and otherwise the server sees the claim at its next event, this child's
-    // exit at the latest (the slot stays TAKEN until it looks).
+    // only when the pool runs low (S.LOW_POOL): a wake costs this start ~0.1 ms, and the
+    // server sees the claim at its next event anyway (the slot stays TAKEN until it looks).
     this.learn(job);
-    if (this.readyLeft() < LOW_POOL) this.nudge();
+    if (S.readyCount(this.words) < S.LOW_POOL) this.nudge();
     return popen;
-  }
-
-  /** Warm children ready to be claimed now. */
-  private readyLeft(): number {
-    let ready = 0;
-    for (let slot = 0; slot < S.SLOTS; slot++) if (Atomics.load(this.words, S.slotWord(slot, S.STATE)) === S.READY) ready++;
-    return ready;
   }
 
   /** Give a cell back (its child ended, or never started). */

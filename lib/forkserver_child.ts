@@ -12,6 +12,7 @@ import {
   JOB,
   JOB_SHM,
   LEN,
+  LOW_POOL,
   mailboxOffset,
   OWNER_INFO_ENV,
   PID,
@@ -19,6 +20,7 @@ import {
   PRELOAD_GEN,
   READY,
   READY_GEN,
+  readyCount,
   RETIRED,
   STATE,
   slotWord,
@@ -212,10 +214,13 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
   Atomics.add(words, READY_GEN, 1);
   native.wake(words, READY_GEN, 1 << 20);
   trace?.('ready');
-  if (forked) {
+  if (!forked) process.send?.({ t: 'ready' } satisfies WarmChildMessage, undefined, {}, () => {});
+  else if (readyCount(words) <= LOW_POOL) {
+    // (With more ready, the server learns at its next event: the parents waiting for a
+    // warm child are woken by READY_GEN above, not by the server.)
     Atomics.add(words, EVENTS, 1);
     native.wake(words, EVENTS, 1);
-  } else process.send?.({ t: 'ready' } satisfies WarmChildMessage, undefined, {}, () => {});
+  }
   if (modules.length === 0) setImmediate(loadLibrary);
 
   let st = Atomics.load(words, state);

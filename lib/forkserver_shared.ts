@@ -87,6 +87,20 @@ export function slotWord(slot: number, field: number): number {
   return HEADER_WORDS + slot * SLOT_WORDS + field;
 }
 
+/** Warm children ready to be claimed now. */
+export function readyCount(words: Int32Array): number {
+  let ready = 0;
+  for (let slot = 0; slot < SLOTS; slot++) if (Atomics.load(words, slotWord(slot, STATE)) === READY) ready++;
+  return ready;
+}
+
+/**
+ * Below this many ready warm children, the server is woken at once (by a start, or a
+ * forked child posting itself ready) to refill; above, it learns at its next event (a
+ * child's exit at the latest), which spares every start a wake of it.
+ */
+export const LOW_POOL = 2;
+
 /** Byte offset of the mailbox of `slot`. */
 export function mailboxOffset(slot: number): number {
   return 4 * (HEADER_WORDS + SLOTS * SLOT_WORDS) + slot * MAILBOX_BYTES;
