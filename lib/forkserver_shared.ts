@@ -130,9 +130,14 @@ export const ZYGOTE_ENV = 'MP_FORKSERVER_ZYGOTE';
  * the program chose). V8 single-threaded: its background threads cannot cross a fork.
  * Node's code in large pages (silently skipped where the OS has none): a copy in anonymous memory,
  * which fork shares page table and all, so a forked child does not fault in the pages of
- * the node binary it runs one by one (-1 ms of CPU per child here).
+ * the node binary it runs one by one (-1 ms of CPU per child here). Builtins run where they
+ * are, in those large pages: with short builtin calls V8 copies them (1.6 MB) into its code
+ * range, in 4 KB anonymous pages that every fork copies the page table of and every exit
+ * unmaps (-0.6 ms per start+join here, 3 pairs; the price is far calls to builtins, within
+ * the noise of a builtin-heavy job's time here). zygoteFlags leaves out either where the
+ * program chose its own value.
  */
-export const ZYGOTE_FLAGS = ['--single-threaded', '--use-largepages=silent'] as const;
+export const ZYGOTE_FLAGS = ['--single-threaded', '--use-largepages=silent', '--no-short-builtin-calls'] as const;
 
 /** Set to 1 to print timestamps of each step of a forkserver start on stderr. */
 export const TRACE_ENV = 'MP_FORKSERVER_TRACE';

@@ -48,16 +48,19 @@ function programHasFlag(flags: readonly string[]): boolean {
   return hasFlag(process.execArgv, flags) || hasFlag(nodeOptionsArgs(), flags);
 }
 
-const LARGE_PAGES = '--use-largepages';
+/** Each of S.ZYGOTE_FLAGS that a program may set itself, and its spellings. */
+const CHOSEN_BY_PROGRAM: Record<string, readonly string[]> = {
+  '--use-largepages=silent': ['--use-largepages'],
+  '--no-short-builtin-calls': ['--short-builtin-calls', '--no-short-builtin-calls'],
+};
 
 /**
  * The zygote's Node flags, for the server to put last on its command line: S.ZYGOTE_FLAGS,
- * less --use-largepages where the program chose a value (in execArgv or NODE_OPTIONS), which
- * ours, last on the command line, would override.
+ * less those the program chose a value of (in execArgv or NODE_OPTIONS), which ours, last
+ * on the command line, would override.
  */
 export function zygoteFlags(): string[] {
-  const chosen = programHasFlag([LARGE_PAGES]);
-  return S.ZYGOTE_FLAGS.filter((f) => !(chosen && f.startsWith(LARGE_PAGES)));
+  return S.ZYGOTE_FLAGS.filter((f) => CHOSEN_BY_PROGRAM[f] === undefined || !programHasFlag(CHOSEN_BY_PROGRAM[f]));
 }
 
 /**

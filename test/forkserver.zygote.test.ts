@@ -52,6 +52,7 @@ describe.skipIf(!linux)('forkserver zygote', () => {
       expect(ps.map((p) => p.pid)).toContain(x.pid);
       expect(x.execArgv).not.toContain('--single-threaded');
       expect(x.execArgv).not.toContain('--use-largepages=silent');
+      expect(x.execArgv).not.toContain('--no-short-builtin-calls');
       expect([x.fromWorker, x.timer, x.file, x.echoed, x.kept]).toEqual([2999997, 'fired', true, 'child ok', 200 * 50_000]);
     }
     // Each child draws its own random numbers (V8's generator state is copied by fork).
@@ -282,13 +283,15 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     expect(seen.map((x) => x.forked)).toEqual([false, false, false]);
   });
 
-  // The zygote adds --use-largepages=silent for itself, unless the program chose (Node takes
-  // the last value, and the command line's over NODE_OPTIONS'); a child drops only what the
-  // zygote added.
+  // The zygote adds --use-largepages=silent and --no-short-builtin-calls for itself, unless
+  // the program chose (Node takes the last value, and the command line's over
+  // NODE_OPTIONS', where V8's flags are not allowed); a child drops only what the zygote added.
   const largePageCases = [
-    { given: 'execArgv', value: '--use-largepages=off' },
-    { given: 'execArgv', value: '--use-largepages=silent' },
-    { given: 'NODE_OPTIONS', value: '--use-largepages=off' },
+    { given: 'execArgv', value: '--use-largepages=off', flag: /^--use-largepages/ },
+    { given: 'execArgv', value: '--use-largepages=silent', flag: /^--use-largepages/ },
+    { given: 'NODE_OPTIONS', value: '--use-largepages=off', flag: /^--use-largepages/ },
+    { given: 'execArgv', value: '--short-builtin-calls', flag: /^--(no-)?short-builtin-calls$/ },
+    { given: 'execArgv', value: '--no-short-builtin-calls', flag: /^--(no-)?short-builtin-calls$/ },
   ] as const;
   for (const c of largePageCases) {
     it(`a program run with ${c.value} in its ${c.given}: the zygote runs with it, forked children keep it`, async () => {
@@ -300,8 +303,8 @@ describe.skipIf(!linux)('forkserver zygote', () => {
       const forked = seen.slice(1);
       expect(forked.map((x) => x.forked)).toEqual([true, true]);
       for (const x of forked) {
-        const largePages = x.parentArgs.filter((a) => a.startsWith('--use-largepages'));
-        expect(largePages.at(-1)).toBe(c.given === 'execArgv' ? c.value : undefined);
+        const chosen = x.parentArgs.filter((a) => c.flag.test(a));
+        expect(chosen.at(-1)).toBe(c.given === 'execArgv' ? c.value : undefined);
         expect(x.execArgv).toEqual(c.given === 'execArgv' ? [c.value] : []);
       }
     });
