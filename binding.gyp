@@ -24,7 +24,10 @@
           {
             "sources": [
               "<!@(node -p \"require('./native/sources.json').linux.join(' ')\")"
-            ]
+            ],
+            # Symbols bound at load, not on first call: else each child forked by the
+            # forkserver's zygote looked up again the ones it first called (~30 faults).
+            "ldflags": ["-Wl,-z,now"]
           }
         ],
         [

@@ -87,12 +87,15 @@ export function slotWord(slot: number, field: number): number {
   return HEADER_WORDS + slot * SLOT_WORDS + field;
 }
 
-/** Warm children ready to be claimed now. */
-export function readyCount(words: Int32Array): number {
+/**
+ * Warm children ready to be claimed now. (Parenthesized: compiled when this file loads, in
+ * the zygote too, whose forked children call it once each; see zygote.ts.)
+ */
+export const readyCount = (function readyCount(words: Int32Array): number {
   let ready = 0;
   for (let slot = 0; slot < SLOTS; slot++) if (Atomics.load(words, slotWord(slot, STATE)) === READY) ready++;
   return ready;
-}
+});
 
 /**
  * Below this many ready warm children, the server is woken at once (by a start, or a
