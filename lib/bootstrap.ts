@@ -67,12 +67,16 @@ const finish = (async function finish(code: number): Promise<void> {
   process.exit(code === 0 && typeof userCode === 'number' ? userCode : code);
 });
 
+let nativeApi: typeof import('./native.js').native | undefined;
+
 /**
  * Die with `watchPid` (the OS parent), even when it is SIGKILLed. Returns a function that
  * disarms it again (a warm forkserver child that gets a non-daemon job).
  */
 function armParentDeath(watchPid: number): () => void {
-  const { native } = require('./native.js') as typeof import('./native.js');
+  // Required once and kept: a forkserver zygote arms it before it forks, and each forked
+  // child again, where even a cached require() cost ~13 page faults.
+  const native = (nativeApi ??= (require('./native.js') as typeof import('./native.js')).native);
   const dead = () => native.getppid() !== watchPid;
   if (native.setParentDeathSignal(osConstants.signals.SIGKILL)) {
     // The parent may have died before the signal was armed: then nobody will send it.
