@@ -233,6 +233,10 @@ class Server {
     trace?.('claimed');
     const w = this.words;
     const state = S.slotWord(slot, S.STATE);
+    // A non-daemon child's exit cell is watched from now until it ends (it keeps this
+    // process alive meanwhile anyway): the server need not report its exit over IPC too.
+    const watched = !options.daemon && cell >= 0;
+    if (watched) Atomics.store(w, S.CELLS_AT + cell, S.WATCHED);
     const popen = new ForkserverPopen(this, pid, options.daemon, cell);
     this.popens.set(pid, popen);
     const mail = jobSegment === null ? data : Buffer.from(jobSegment, 'latin1');
@@ -335,8 +339,21 @@ class ForkserverPopen extends BasePopen {
     this.pid = pid;
     this.daemon = daemon;
     this.cell = cell;
-    // A non-daemon child keeps this process alive until it ends.
-    if (!daemon) server.hold(1);
+    // A non-daemon child keeps this process alive until it ends, and its exit cell (marked
+    // WATCHED at launch) is watched all that time; a daemon's only while someone waits.
+    if (!daemon) {
+      server.hold(1);
+      if (cell >= 0) this.watchCell();
+    }
+  }
+
+  /** Watch the exit cell until the child ends (or the watch is dropped). */
+  private watchCell(): void {
+    const watch = new AbortController();
+    this.watch = watch;
+    void this.server.exitOf(this.cell, watch.signal).then((code) => {
+      if (code !== null && this.exitcode === null) this.end(code);
+    });
   }
 
   serverReported(code: number): void {
@@ -358,13 +375,9 @@ class ForkserverPopen extends BasePopen {
 
   protected holdLoop(hold: boolean): void {
     this.server.hold(hold ? 1 : -1);
-    if (hold && this.cell >= 0 && this.watch === null) {
-      const watch = new AbortController();
-      this.watch = watch;
-      void this.server.exitOf(this.cell, watch.signal).then((code) => {
-        if (code !== null && this.exitcode === null) this.end(code);
-      });
-    } else if (!hold) {
+    if (!this.daemon) return; // its watch runs until it ends
+    if (hold && this.cell >= 0 && this.watch === null) this.watchCell();
+    else if (!hold) {
       this.watch?.abort();
       this.watch = null;
     }

@@ -302,8 +302,8 @@ function reapOrphans(): void {
 }
 
 /**
- * Exits from the ring whose pid this process has not learnt yet (the zygote reaped a child
- * before a scan read its pid from the slot): matched after the next scan.
+ * Exits from the ring (pid -> its ringCode) whose pid this process has not learnt yet (the
+ * zygote reaped a child before a scan read its pid from the slot): matched after the next scan.
  */
 const unmatchedExits = new Map<number, number>();
 
@@ -324,7 +324,7 @@ function matchExits(): void {
     const w = children.get(pid);
     if (w === undefined) continue;
     unmatchedExits.delete(pid);
-    onChildExit(w, code);
+    onChildExit(w, S.cellCode(code), (code & S.WATCHED) !== 0);
   }
   // Forget exits nobody here will claim (a stale entry, a pid of a dead zygote's reaping).
   if (unmatchedExits.size > 4 * S.SLOTS) unmatchedExits.delete(unmatchedExits.keys().next().value!);
@@ -383,7 +383,8 @@ function startWarm(): boolean {
   return true;
 }
 
-function onChildExit(w: Warm, status: number): void {
+/** `watched`: its parent has the code from its exit cell (S.WATCHED): no report over IPC. */
+function onChildExit(w: Warm, status: number, watched = false): void {
   trace?.('child-exit');
   children.delete(w.pid);
   if (w.slot >= 0) {
@@ -395,7 +396,7 @@ function onChildExit(w: Warm, status: number): void {
     else if (st !== S.READY && st !== S.RETIRED) w.state = 'claimed';
     freeSlot(w);
   }
-  if (w.state === 'claimed') send({ t: 'exit', pid: w.pid, code: status });
+  if (w.state === 'claimed' && !watched) send({ t: 'exit', pid: w.pid, code: status });
   refresh();
 }
 

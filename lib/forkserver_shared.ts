@@ -17,13 +17,13 @@
 //     PRELOAD_GEN  bumped by the server for each preload list it sends the zygote, which
 //                forks no child before it has imported as many lists
 //     EXIT_HEAD, EXIT_TAIL  the exit ring: EXIT_CAP [pid, code] pairs at EXITS_AT, of
-//                the zygote's children that ended; the zygote writes at HEAD, the server
-//                reads at TAIL
+//                the zygote's children that ended (code as ringCode makes it); the zygote
+//                writes at HEAD, the server reads at TAIL
 //     CELLS      exit cells at CELLS_AT: the parent gives each job one (ChildJob.exitCell);
 //                a forked child writes its pid at CELL_PIDS_AT + cell as it takes the
 //                job, and the zygote, reaping that pid, writes EXITED | code in the cell:
-//                a join ends without waiting for the server's report over IPC (which
-//                still comes)
+//                a join ends without waiting for the server's report over IPC, which
+//                comes only when the parent did not mark the cell WATCHED
 //   SLOTS slot headers, SLOT_WORDS each: STATE, PID, LEN (bytes of the job in the mailbox)
 //   SLOTS mailboxes of MAILBOX_BYTES: the job (v8.serialize) the parent writes for the
 //   child of that slot.
@@ -58,6 +58,17 @@ export const CELLS = 256;
 export const CELL_PIDS_AT = CELLS_AT + CELLS;
 /** A cell's value once its child was reaped: EXITED | (exitcode & 0xffff), -N for signal N. */
 export const EXITED = 0x10000;
+/**
+ * A cell's value from the parent's claim, when the parent watches the cell until the child
+ * ends (a non-daemon child): its exit is then not reported over IPC as well. In the exit
+ * ring, the same bit says the zygote found it set as it filled the cell.
+ */
+export const WATCHED = 0x20000;
+
+/** An exit ring entry's code word: the exitcode in the low 16 bits, WATCHED if so. */
+export function ringCode(code: number, watched: boolean): number {
+  return (code & 0xffff) | (watched ? WATCHED : 0);
+}
 export const HEADER_WORDS = CELL_PIDS_AT + CELLS;
 
 /** The exitcode in a cell's value (EXITED set). */

@@ -146,11 +146,8 @@ export async function zygoteLoop(
     }
     const ended = children.size === 0 ? [] : native.zygoteReap!([...children]);
     for (let k = 0; k < ended.length; k += 2) children.delete(ended[k]!);
-    if (ended.length > 0) {
-      trace?.(`reaped ${ended.length / 2}`);
-      fillCells(words, ended);
-    }
-    exits.push(...ended);
+    if (ended.length > 0) trace?.(`reaped ${ended.length / 2}`);
+    exits.push(...fillCells(words, ended));
     if (exits.length > 0 && postExits(words, exits)) nudgeServer(words);
   };
   if (!native.zygoteWatchChildren!(words, S.ZYGOTE_EVENTS)) retire('SIGCHLD is taken (a process was started here)');
@@ -252,20 +249,29 @@ const REAPER_LAYOUT = Int32Array.of(
   S.CELLS,
   S.EXITED,
   S.ZYGOTE_EVENTS,
+  S.WATCHED,
 );
 
-/** Write each ended child's code into the exit cell it holds, if any, and wake its parent. */
-function fillCells(words: Int32Array, ended: number[]): void {
+/**
+ * Write each ended child's code into the exit cell it holds, if any, and wake its parent.
+ * Returns the exit ring's entries for them, [pid, ringCode, ...].
+ */
+function fillCells(words: Int32Array, ended: number[]): number[] {
+  const entries: number[] = [];
   for (let k = 0; k < ended.length; k += 2) {
     const pid = ended[k]!;
+    const code = ended[k + 1]!;
+    let watched = false;
     for (let cell = 0; cell < S.CELLS; cell++) {
       if (Atomics.load(words, S.CELL_PIDS_AT + cell) !== pid) continue;
       Atomics.store(words, S.CELL_PIDS_AT + cell, 0);
-      Atomics.store(words, S.CELLS_AT + cell, S.EXITED | (ended[k + 1]! & 0xffff));
+      watched = (Atomics.exchange(words, S.CELLS_AT + cell, S.EXITED | (code & 0xffff)) & S.WATCHED) !== 0;
       native.wake(words, S.CELLS_AT + cell, 1);
       break;
     }
+    entries.push(pid, S.ringCode(code, watched));
   }
+  return entries;
 }
 
 /** Move what fits of `exits` ([pid, code, ...]) into the exit ring; true if any moved. */

@@ -29,7 +29,7 @@ namespace {
 
 // Where things are in the forkserver's segment header (forkserver_shared.ts), from JS.
 struct Layout {
-  int32_t events, exit_head, exit_tail, exits_at, exit_cap, cells_at, cell_pids_at, cells, exited, zygote_events;
+  int32_t events, exit_head, exit_tail, exits_at, exit_cap, cells_at, cell_pids_at, cells, exited, zygote_events, watched;
 };
 
 constexpr int kIdle = 0, kRunning = 1, kStopped = 2;
@@ -76,12 +76,15 @@ bool is_forked(pid_t pid) {
 }
 
 // As the zygote's JavaScript does (zygote.ts fillCells, postExits): the cell first (a join
-// waits on it), then the ring, waiting while it is full, then the server's nudge.
+// waits on it), then the ring (the code marked WATCHED if the parent watches the cell, so
+// the server does not report it again), waiting while it is full, then the server's nudge.
 void post_exit(pid_t pid, int32_t code) {
+  bool watched = false;
   for (int32_t cell = 0; cell < g_at.cells; cell++) {
     if (load(g_at.cell_pids_at + cell) != pid) continue;
     store(g_at.cell_pids_at + cell, 0);
-    store(g_at.cells_at + cell, g_at.exited | (code & 0xffff));
+    int32_t was = __atomic_exchange_n(word(g_at.cells_at + cell), g_at.exited | (code & 0xffff), __ATOMIC_SEQ_CST);
+    watched = (was & g_at.watched) != 0;
     futex_wake(word(g_at.cells_at + cell));
     break;
   }
@@ -91,7 +94,7 @@ void post_exit(pid_t pid, int32_t code) {
   }
   int32_t at = g_at.exits_at + 2 * (head % g_at.exit_cap);
   store(at, pid);
-  store(at + 1, code);
+  store(at + 1, (code & 0xffff) | (watched ? g_at.watched : 0));  // as forkserver_shared.ts ringCode
   store(g_at.exit_head, head + 1);
   __atomic_add_fetch(word(g_at.events), 1, __ATOMIC_SEQ_CST);
   futex_wake(word(g_at.events));
@@ -145,11 +148,11 @@ Napi::Value zygote__start_reaper(const Napi::CallbackInfo& info) {
   Word w = mapping__word(info, 0, true);
   if (info.Length() < 3 || !info[2].IsTypedArray()) throw Napi::TypeError::New(env, "zygoteStartReaper: layout must be an Int32Array");
   Napi::TypedArray t = info[2].As<Napi::TypedArray>();
-  if (t.TypedArrayType() != napi_int32_array || t.ElementLength() < 10) {
-    throw Napi::TypeError::New(env, "zygoteStartReaper: layout must be an Int32Array of 10");
+  if (t.TypedArrayType() != napi_int32_array || t.ElementLength() < 11) {
+    throw Napi::TypeError::New(env, "zygoteStartReaper: layout must be an Int32Array of 11");
   }
   const int32_t* l = t.As<Napi::Int32Array>().Data();
-  g_at = {l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7], l[8], l[9]};
+  g_at = {l[0], l[1], l[2], l[3], l[4], l[5], l[6], l[7], l[8], l[9], l[10]};
   g_words = w.addr;
   g_state.store(kRunning);
   // Signals stay the main thread's (its SIGCHLD handler, its waits' EINTR).

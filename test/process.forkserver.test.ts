@@ -221,6 +221,18 @@ describe.skipIf(!posix)('forkserver', () => {
     await expectNoneLeft(tag);
   });
 
+  // A non-daemon child's exit cell is watched from the start (and the server does not
+  // report its exit over IPC too): nothing is lost without join().
+  it('children never joined: exitcode and isAlive learn their ends, and the program ends after the last', async () => {
+    const t0 = Date.now();
+    const r = await runScript(FS_MAIN, ['unjoined']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.reports[0]).toEqual({ codes: [0, 3, 5], alive: [false, false, false] });
+    const { started } = r.reports[1] as { started: number };
+    expect(isRunning(started)).toBe(false);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(500); // it waited for the last one
+  });
+
   it.skipIf(!hasProc)('the pool grows toward a burst, never beyond MP_FORKSERVER_POOL, and shrinks back when idle', async () => {
     const tag = `fs-pool-${process.pid}-${Date.now()}`;
     const r = await runScript(FS_MAIN, ['pool', '6'], {
