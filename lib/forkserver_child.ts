@@ -233,18 +233,18 @@ export async function warm(spec: string, hooks: BootstrapHooks): Promise<void> {
     st = Atomics.load(words, state);
   }
   trace?.('job-recv');
-  let data: Buffer;
+  let data: Uint8Array;
   if (st === JOB) {
-    const len = Atomics.load(words, slotWord(slot, LEN));
-    data = Buffer.from(new Uint8Array(buffer, mailboxOffset(slot), len));
+    // Read in place (a copy first cost the job's start ~0.05 ms): the slot is ours until TAKEN.
+    data = new Uint8Array(buffer, mailboxOffset(slot), Atomics.load(words, slotWord(slot, LEN)));
   } else if (st === JOB_SHM) {
     data = takeJobSegment(buffer, slot);
   } else {
     // RETIRED: the pool shrank.
     process.exit(0);
   }
-  Atomics.store(words, state, TAKEN);
   let job = v8.deserialize(data) as ChildJob;
+  Atomics.store(words, state, TAKEN);
   // (The segment stays mapped: unmapping it would only delay the job; exit unmaps it.)
   // A daemon watches its OS parent: the zygote, for a forked child.
   if (forked && job?.watchPid === serverPid) job = { ...job, watchPid: zygotePid };
