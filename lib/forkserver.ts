@@ -279,7 +279,9 @@ class Server {
         return S.cellCode(v);
       }
       if (signal.aborted) return null;
-      await waitAsync(w, index, v, SLICE_MS * 10, signal);
+      // No timeout: a non-daemon child's cell is watched for its whole life, and the
+      // server's death aborts the watch (onExit reports every child).
+      await waitAsync(w, index, v, Infinity, signal);
     }
   }
 

@@ -253,6 +253,10 @@ function startZygote(): void {
  */
 function zygoteExited(z: Zygote): void {
   if (zygote === z) zygote = null;
+  // Learn the pids the zygote wrote since the last look (nothing wakes this process for a
+  // fork or a ready post while the pool is full): a running child unknown here would be
+  // reaped as an orphan and its exit never reported.
+  scan();
   takeExits();
   for (const w of new Set([...slotOwner.values(), ...children.values()])) {
     if (w.child !== null) continue;

@@ -158,11 +158,18 @@ function lazyRequire(filename: string): NodeJS.Require {
   const lazy = ((id: string) => real()(id)) as NodeJS.Require;
   const resolve = ((request: string, options?: { paths?: string[] }) => real().resolve(request, options)) as NodeJS.RequireResolve;
   resolve.paths = (request: string) => real().resolve.paths(request);
+  // Plain properties once assigned, as on createRequire's function.
+  const lazily = (key: 'cache' | 'main' | 'extensions'): PropertyDescriptor => ({
+    get: () => real()[key],
+    set: (value: unknown) => Object.defineProperty(lazy, key, { value, writable: true, enumerable: true, configurable: true }),
+    enumerable: true,
+    configurable: true,
+  });
   Object.defineProperties(lazy, {
-    resolve: { value: resolve, enumerable: true },
-    cache: { get: () => real().cache, enumerable: true },
-    main: { get: () => real().main, enumerable: true },
-    extensions: { get: () => real().extensions, enumerable: true },
+    resolve: { value: resolve, writable: true, enumerable: true, configurable: true },
+    cache: lazily('cache'),
+    main: lazily('main'),
+    extensions: lazily('extensions'),
   });
   return lazy;
 }

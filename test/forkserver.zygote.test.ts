@@ -159,6 +159,29 @@ describe.skipIf(!linux)('forkserver zygote', () => {
     for (const p of ps) expect(isRunning(p.pid!)).toBe(false);
   });
 
+  it("a killed zygote whose server has not looked at the slots since the fork: the running child's exit is still reported", async () => {
+    // With more than LOW_POOL warm children ready nobody wakes the server at a fork, a
+    // ready post or a claim: it may not know the running child's pid when the zygote dies.
+    for (let round = 0; round < 3; round++) {
+      const burst = Array.from({ length: 6 }, () => new ctx.Process({ target: T('exitWith'), args: [0] }));
+      for (const p of burst) p.start();
+      for (const p of burst) await p.join();
+      await new Promise((r) => setTimeout(r, 300)); // the pool refills, beyond LOW_POOL
+      const running = Array.from({ length: 4 }, () => {
+        const started = new mp.Event();
+        const p = new ctx.Process({ target: T('sleepFor'), args: [0.5, started] });
+        p.start();
+        return { p, started };
+      });
+      for (const { started } of running) expect(await started.wait(30)).toBe(true);
+      const zygote = ppidOf(running[0]!.p.pid!);
+      process.kill(zygote, 'SIGKILL');
+      expect(await waitGone(zygote)).toBe(true);
+      for (const { p } of running) await p.join(20);
+      expect(running.map(({ p }) => p.exitcode)).toEqual([0, 0, 0, 0]);
+    }
+  });
+
   it('MP_FORKSERVER_ZYGOTE=0 (warm children booted, as where there is no zygote): a program\'s starts, burst and nesting work the same', async () => {
     const r = await runScript(fixturePath('process-main.mjs'), ['forkserver'], { env: { MP_FORKSERVER_ZYGOTE: '0' } });
     expect(r.code, r.stderr).toBe(0);

@@ -134,6 +134,7 @@ describe('resolveTarget in this process', () => {
       ['() => path.basename(require.resolve("./fixtures/targets-cjs.cjs"))', [], 'targets-cjs.cjs'],
       ['() => require("./fixtures/targets-cjs.cjs") === require.cache[require.resolve("./fixtures/targets-cjs.cjs")].exports', [], true],
       ['() => [Array.isArray(require.resolve.paths("x")), typeof require.extensions[".js"], require.main === undefined || typeof require.main === "object"]', [], [true, 'function', true]],
+      ['() => { require.main = 7; require.resolve = () => "r"; return [require.main, require.resolve("x")]; }', [], [7, 'r']],
     ];
     for (const [source, args, want] of cases) {
       const fn = await resolveTarget({ kind: 'source', source: source.replace('path.', 'require("node:path").'), name: 'x', file: HERE });
