@@ -326,6 +326,9 @@ function dropSegment(name: string): void {
   unregister(name);
 }
 
+/** Why a cell watch is dropped: a reason of our own (abort() without one builds a DOMException, stack and all). */
+const WATCH_ENDED = Symbol('the exit cell watch is over');
+
 class ForkserverPopen extends BasePopen {
   readonly method = 'forkserver' as const;
   readonly pid: number;
@@ -368,7 +371,7 @@ class ForkserverPopen extends BasePopen {
     // must not end a later child that got the same pid.
     if (this.server.popens.get(this.pid) === this) this.server.popens.delete(this.pid);
     this.ended(code);
-    this.watch?.abort();
+    this.watch?.abort(WATCH_ENDED);
     this.watch = null;
     this.server.freeCell(this.cell);
     this.cell = -1;
@@ -380,7 +383,7 @@ class ForkserverPopen extends BasePopen {
     if (!this.daemon) return; // its watch runs until it ends
     if (hold && this.cell >= 0 && this.watch === null) this.watchCell();
     else if (!hold) {
-      this.watch?.abort();
+      this.watch?.abort(WATCH_ENDED);
       this.watch = null;
     }
   }
