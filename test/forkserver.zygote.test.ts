@@ -174,9 +174,12 @@ describe.skipIf(!linux)('forkserver zygote', () => {
         return { p, started };
       });
       for (const { started } of running) expect(await started.wait(30)).toBe(true);
-      const zygote = ppidOf(running[0]!.p.pid!);
-      process.kill(zygote, 'SIGKILL');
-      expect(await waitGone(zygote)).toBe(true);
+      // (After a zygote's death the server boots warm children until the next zygote is
+      // up: only zygotes are killed, never the server that is the parent of booted ones.)
+      const zygotes = [...new Set(running.map(({ p }) => ppidOf(p.pid!)))].filter(isZygote);
+      if (round === 0) expect(zygotes.length).toBe(1);
+      for (const zygote of zygotes) process.kill(zygote, 'SIGKILL');
+      for (const zygote of zygotes) expect(await waitGone(zygote)).toBe(true);
       for (const { p } of running) await p.join(20);
       expect(running.map(({ p }) => p.exitcode)).toEqual([0, 0, 0, 0]);
     }
