@@ -233,10 +233,6 @@ class Server {
     trace?.('claimed');
     const w = this.words;
     const state = S.slotWord(slot, S.STATE);
-    // A non-daemon child's exit cell is watched from now until it ends (it keeps this
-    // process alive meanwhile anyway): the server need not report its exit over IPC too.
-    const watched = !options.daemon && cell >= 0;
-    if (watched) Atomics.store(w, S.CELLS_AT + cell, S.WATCHED);
     const popen = new ForkserverPopen(this, pid, options.daemon, cell);
     this.popens.set(pid, popen);
     const mail = jobSegment === null ? data : Buffer.from(jobSegment, 'latin1');
@@ -254,6 +250,15 @@ class Server {
     this.learn(job);
     if (S.readyCount(this.words) < S.LOW_POOL) this.nudge();
     return popen;
+  }
+
+  /**
+   * Mark a cell WATCHED: its child's parent watches it until the child ends (a non-daemon
+   * child keeps this process alive meanwhile anyway), so the server does not report that
+   * exit over IPC too.
+   */
+  markWatched(cell: number): void {
+    Atomics.store(this.words, S.CELLS_AT + cell, S.WATCHED);
   }
 
   /** Give a cell back (its child ended, or never started). */
@@ -348,7 +353,11 @@ class ForkserverPopen extends BasePopen {
     // WATCHED at launch) is watched all that time; a daemon's only while someone waits.
     if (!daemon) {
       server.hold(1);
-      if (cell >= 0) this.watchCell();
+      if (cell >= 0) {
+        // (Marked before the job is posted: the zygote reads the mark as it fills the cell.)
+        server.markWatched(cell);
+        this.watchCell();
+      }
     }
   }
 

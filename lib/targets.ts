@@ -178,12 +178,6 @@ function importsOf(text: string, file: string, name: string): string[] {
 }
 
 /**
- * ESM modules (file URLs) that may export `name`: the calling file, the entry module,
- * and the modules either of them imports `name` from; each only if its text looks like
- * it exports the name. CommonJS modules already loaded are left out (require.cache said
- * no), and so is an entry module inside node_modules (a test runner's or CLI's).
- */
-/**
  * esmCandidates' answers: the same for the same caller, entry module, name and CommonJS
  * modules loaded (the files' texts are read once, fileText), and each start of a target
  * named like an identifier asks (regular expressions over the caller's text and imports).
@@ -201,6 +195,12 @@ function esmCandidates(name: string, caller: string | undefined): string[] {
   return [...found];
 }
 
+/**
+ * ESM modules (file URLs) that may export `name`: the calling file, the entry module,
+ * and the modules either of them imports `name` from; each only if its text looks like
+ * it exports the name. CommonJS modules already loaded are left out (require.cache said
+ * no), and so is an entry module inside node_modules (a test runner's or CLI's).
+ */
 function findEsmCandidates(name: string, caller: string | undefined): string[] {
   const roots: string[] = [];
   if (caller !== undefined && toPath(caller) !== undefined) roots.push(toUrl(caller));

@@ -54,25 +54,14 @@ void futex_wait(void* addr, int32_t seen, long ms) {
   syscall(SYS_futex, addr, FUTEX_WAIT, seen, &ts, nullptr, 0);
 }
 
-bool remove_forked(pid_t pid) {
+// The slot of `pid` in g_forked, or -1.
+int forked_slot(pid_t pid) {
   for (int i = 0, at = static_cast<int>(static_cast<uint32_t>(pid) % kSlots); i < kSlots; i++, at = (at + 1) % kSlots) {
     int32_t v = g_forked[at].load();
-    if (v == 0) return false;
-    if (v == pid) {
-      g_forked[at].store(-1);
-      return true;
-    }
+    if (v == 0) return -1;
+    if (v == pid) return at;
   }
-  return false;
-}
-
-bool is_forked(pid_t pid) {
-  for (int i = 0, at = static_cast<int>(static_cast<uint32_t>(pid) % kSlots); i < kSlots; i++, at = (at + 1) % kSlots) {
-    int32_t v = g_forked[at].load();
-    if (v == 0) return false;
-    if (v == pid) return true;
-  }
-  return false;
+  return -1;
 }
 
 // As the zygote's JavaScript does (zygote.ts fillCells, postExits): the cell first (a join
@@ -110,10 +99,11 @@ void* reap_forever(void*) {
       continue;
     }
     pid_t pid = si.si_pid;
-    if (!is_forked(pid)) break;  // not ours: the zygote's JavaScript reaps from now on
+    int slot = forked_slot(pid);
+    if (slot < 0) break;  // not ours: the zygote's JavaScript reaps from now on
     std::memset(&si, 0, sizeof si);
     if (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED) != 0) continue;
-    remove_forked(pid);
+    g_forked[slot].store(-1);  // (only this thread removes: the slot still holds pid)
     int32_t code = si.si_code == CLD_EXITED ? si.si_status : (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED) ? -si.si_status : 255;
     post_exit(pid, code);
   }
