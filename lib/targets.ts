@@ -82,40 +82,79 @@ export function refModule(ref: TargetRef | InstanceRef): string {
  * preferred files, so scanning never runs arbitrary getters of unrelated modules.
  */
 function findInRequireCache(fn: Function, preferred: string[]): { module: string; name: string } | undefined {
-  const cache = require.cache;
-  const prefer = new Set(preferred.map((f) => toPath(f)).filter((p): p is string => p !== undefined));
-  const ids = Object.keys(cache);
-  ids.sort((a, b) => Number(prefer.has(b)) - Number(prefer.has(a)));
-  const own = typeof fn.name === 'string' ? fn.name : '';
-  const scan: string[] = [];
-  for (const id of ids) {
-    const mod = cache[id];
-    if (mod === undefined || libraryIndexed.has(mod)) continue;
-    if (mod.loaded && inLibrary(id)) indexLibraryModule(mod);
-    else scan.push(id);
-  }
+  const { all, ids: scan } = userModules();
   // The library's own function: found where it is defined (as Python pickles a function
   // by its defining module), not in a user module that re-exports it.
   const ours = libraryExports.get(fn);
   if (ours !== undefined) return ours;
+  const cache = require.cache;
+  const own = typeof fn.name === 'string' ? fn.name : '';
+  const first: string[] = [];
+  for (const f of preferred) {
+    const p = toPath(f);
+    if (p !== undefined && cache[p] !== undefined && !first.includes(p)) first.push(p);
+  }
+  if (first.length > 1) first.sort((a, b) => all.indexOf(a) - all.indexOf(b)); // in load order, as the rest
+  for (const id of first) {
+    const found = exportOf(cache[id], fn, own, true);
+    if (found !== undefined) return found;
+  }
   for (const id of scan) {
-    const mod = cache[id]!;
-    try {
-      const ex: unknown = mod.exports;
-      if (ex === fn) return { module: pathToFileURL(mod.filename).href, name: 'default' };
-      if (ex === null || (typeof ex !== 'object' && typeof ex !== 'function')) continue;
-      const all = prefer.has(id);
-      for (const key of Object.keys(ex)) {
-        const d = Object.getOwnPropertyDescriptor(ex, key);
-        if (d === undefined) continue;
-        const value = 'value' in d ? d.value : (all || key === own) && d.get !== undefined ? d.get.call(ex) : undefined;
-        if (value === fn) return { module: pathToFileURL(mod.filename).href, name: key };
-      }
-    } catch {
-      // an exotic exports object: not ours to worry about
-    }
+    if (first.includes(id)) continue;
+    const found = exportOf(cache[id], fn, own, false);
+    if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/** The name under which `mod` exports `fn`; accessors are read under `own` only, unless `all`. */
+function exportOf(mod: NodeJS.Module | undefined, fn: Function, own: string, all: boolean): { module: string; name: string } | undefined {
+  if (mod === undefined) return undefined;
+  try {
+    const ex: unknown = mod.exports;
+    if (ex === fn) return { module: pathToFileURL(mod.filename).href, name: 'default' };
+    if (ex === null || (typeof ex !== 'object' && typeof ex !== 'function')) return undefined;
+    for (const key of Object.keys(ex)) {
+      const d = Object.getOwnPropertyDescriptor(ex, key);
+      if (d === undefined) continue;
+      const value = 'value' in d ? d.value : (all || key === own) && d.get !== undefined ? d.get.call(ex) : undefined;
+      if (value === fn) return { module: pathToFileURL(mod.filename).href, name: key };
+    }
+  } catch {
+    // an exotic exports object: not ours to worry about
+  }
+  return undefined;
+}
+
+/**
+ * The ids of require.cache's modules that are not the library's (whose exports are
+ * indexed once, libraryExports), in load order, with all ids. Kept while require.cache
+ * holds as many modules and the same last one (a module added or loaded again goes last)
+ * and none of the library's is still loading: each start asks, and sorting ~100 ids out anew was a large
+ * part of a start while the parent's code was still cold.
+ */
+let userModuleList: { all: string[]; ids: string[]; last: NodeJS.Module | undefined; settled: boolean } | null = null;
+
+function userModules(): { all: string[]; ids: string[] } {
+  const cache = require.cache;
+  const all = Object.keys(cache);
+  const last = all.length === 0 ? undefined : cache[all[all.length - 1]!];
+  const known = userModuleList;
+  if (known?.settled === true && known.all.length === all.length && known.last === last) return known;
+  const ids: string[] = [];
+  let settled = true;
+  for (const id of all) {
+    const mod = cache[id];
+    if (mod === undefined || libraryIndexed.has(mod)) continue;
+    if (!inLibrary(id)) ids.push(id);
+    else if (mod.loaded) indexLibraryModule(mod);
+    else {
+      ids.push(id); // loading: read like a user module until it is done
+      settled = false;
+    }
+  }
+  userModuleList = { all, ids, last, settled };
+  return userModuleList;
 }
 
 /**
@@ -275,7 +314,7 @@ function refusal(fn: Function, source: string, allowClass: boolean): TypeError |
         'mp.Process and override run(), or pass a function',
     );
   }
-  if (/(?<![\w$.])super\s*[.[(]/.test(codeOnly(source))) {
+  if (textOf(source).usesSuper) {
     return new TypeError(
       `target ${label(fn)} uses super, so it only works as a method of its class and cannot be sent to ` +
         'another process: export a plain function that does the work (or subclass mp.Process and override run())',
@@ -285,6 +324,31 @@ function refusal(fn: Function, source: string, allowClass: boolean): TypeError |
 }
 
 const refCache = new WeakMap<Function, Map<string, TargetRef>>();
+
+/**
+ * What a function's source text says, by text: a target written inline, as in
+ * `new Process({ target: () => ... })` in a loop, is a new function with the same text at
+ * each start (refCache cannot help), and checking the text (comments blanked, a compile)
+ * was most of describing it.
+ */
+const sourceTexts = new Map<string, { usesSuper: boolean; expressible?: boolean }>();
+
+function textOf(source: string): { usesSuper: boolean; expressible?: boolean } {
+  let known = sourceTexts.get(source);
+  if (known === undefined) {
+    known = { usesSuper: /(?<![\w$.])super\s*[.[(]/.test(codeOnly(source)) };
+    if (sourceTexts.size >= 256) sourceTexts.clear();
+    sourceTexts.set(source, known);
+  }
+  return known;
+}
+
+/** Whether the text can be rebuilt as a function in another process (sourceExpression). */
+function expressible(source: string): boolean {
+  const known = textOf(source);
+  known.expressible ??= sourceExpression(source) !== null;
+  return known.expressible;
+}
 
 /**
  * Describe a target for another process (parent, synchronous). `target`: a function or an
@@ -326,7 +390,7 @@ function describeFunction(fn: Function, caller: string | undefined, allowClass: 
     const candidates = esmCandidates(name, caller);
     if (candidates.length > 0) return { kind: 'auto', candidates, name, source, ...withFile };
   }
-  if (sourceExpression(source) === null) {
+  if (!expressible(source)) {
     throw new TypeError(
       `target ${label(fn)} is not exported from a module this process can find, and its source text ` +
         'cannot be rebuilt in another process: export it from its module, or pass { module, name }',

@@ -46,6 +46,7 @@ describe('describeTarget in this process', () => {
     expectThrows(() => describeTarget(Array.prototype.map, HERE), TypeError, /^target 'map' is a native/);
     expectThrows(() => describeTarget(Klass, HERE), TypeError, /^target 'Klass' is a class constructor.*mp\.Process/);
     expectThrows(() => describeTarget(withSuper, HERE), TypeError, /^target 'm' uses super/);
+    expectThrows(() => describeTarget(withSuper, HERE), TypeError, /^target 'm' uses super/); // (its text's verdict, kept)
   });
 
   it('refuses what is neither a function nor { module, name }', () => {
@@ -89,6 +90,26 @@ describe('describeTarget in this process', () => {
     expect(describeTarget(cjs.triple, HERE)).toEqual({ kind: 'export', module: fixtureUrl('targets-cjs.cjs'), name: 'triple' });
     expect(describeTarget(cjs.greet, HERE)).toEqual({ kind: 'export', module: fixtureUrl('targets-cjs.cjs'), name: 'greet' });
     expect(describeTarget(quadruple, HERE)).toEqual({ kind: 'export', module: fixtureUrl('targets-cjs-default.cjs'), name: 'default' });
+  });
+
+  it('tells functions with the same text apart, and finds exports of modules loaded since the last start (as many modules as before)', () => {
+    const a = path.join(fixtures, 'targets-same-text.cjs');
+    const b = path.join(fixtures, 'targets-late.cjs');
+    const sameText = () => (0, eval)('(x) => x + 1') as (x: number) => number;
+    expect(describeTarget(sameText(), HERE)).toMatchObject({ kind: 'source', source: '(x) => x + 1' });
+    const exported = require(a);
+    expect(describeTarget(exported, HERE)).toEqual({ kind: 'export', module: pathToFileURL(a).href, name: 'default' });
+    expect(describeTarget(sameText(), HERE)).toMatchObject({ kind: 'source' });
+    // One module out, another in: require.cache holds as many modules as before.
+    delete require.cache[a];
+    const plus2 = require(b).plus2;
+    expect(describeTarget(plus2, HERE)).toEqual({ kind: 'export', module: pathToFileURL(b).href, name: 'plus2' });
+    // The last module loaded again: as many modules, the same last id, new functions.
+    delete require.cache[b];
+    const again = require(b).plus2;
+    expect(again).not.toBe(plus2);
+    expect(describeTarget(again, HERE)).toEqual({ kind: 'export', module: pathToFileURL(b).href, name: 'plus2' });
+    delete require.cache[b];
   });
 
   it("finds the library's own functions, also in a library module loaded again (its require.cache entry replaced); a user module that re-exports one does not hide where it is defined", () => {
