@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runInThisContext } from 'node:vm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectThrows } from './helpers/assert.js';
 
@@ -95,7 +96,7 @@ describe('describeTarget in this process', () => {
   it('tells functions with the same text apart, and finds exports of modules loaded since the last start (as many modules as before)', () => {
     const a = path.join(fixtures, 'targets-same-text.cjs');
     const b = path.join(fixtures, 'targets-late.cjs');
-    const sameText = () => (0, eval)('(x) => x + 1') as (x: number) => number;
+    const sameText = () => runInThisContext('(x) => x + 1') as (x: number) => number;
     expect(describeTarget(sameText(), HERE)).toMatchObject({ kind: 'source', source: '(x) => x + 1' });
     const exported = require(a);
     expect(describeTarget(exported, HERE)).toEqual({ kind: 'export', module: pathToFileURL(a).href, name: 'default' });
