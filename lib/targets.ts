@@ -145,7 +145,8 @@ function userModules(): { all: string[]; ids: string[] } {
   let settled = true;
   for (const id of all) {
     const mod = cache[id];
-    if (mod === undefined || libraryIndexed.has(mod)) continue;
+    // (A JSON module holds no function, and an addon's are native: refused before this.)
+    if (mod === undefined || libraryIndexed.has(mod) || id.endsWith('.json') || id.endsWith('.node')) continue;
     if (!inLibrary(id)) ids.push(id);
     else if (mod.loaded) indexLibraryModule(mod);
     else {
