@@ -129,9 +129,11 @@ function exportOf(mod: NodeJS.Module | undefined, fn: Function, own: string, all
 /**
  * The ids of require.cache's modules that are not the library's (whose exports are
  * indexed once, libraryExports), in load order, with all ids. Kept while require.cache
- * holds as many modules and the same last one (a module added or loaded again goes last)
- * and none of the library's is still loading: each start asks, and sorting ~100 ids out anew was a large
- * part of a start while the parent's code was still cold.
+ * holds the same ids in the same order and the same last module (a module loaded again
+ * goes last) and none of the library's is still loading: each start asks, and sorting
+ * ~100 ids out anew was a large part of a start while the parent's code was still cold.
+ * (Its size and last module are not enough: a module set aside and put back goes last
+ * again, after any loaded meanwhile.)
  */
 let userModuleList: { all: string[]; ids: string[]; last: NodeJS.Module | undefined; settled: boolean } | null = null;
 
@@ -140,7 +142,7 @@ function userModules(): { all: string[]; ids: string[] } {
   const all = Object.keys(cache);
   const last = all.length === 0 ? undefined : cache[all[all.length - 1]!];
   const known = userModuleList;
-  if (known?.settled === true && known.all.length === all.length && known.last === last) return known;
+  if (known?.settled === true && known.last === last && sameIds(known.all, all)) return known;
   const ids: string[] = [];
   let settled = true;
   for (const id of all) {
@@ -156,6 +158,13 @@ function userModules(): { all: string[]; ids: string[] } {
   }
   userModuleList = { all, ids, last, settled };
   return userModuleList;
+}
+
+/** Whether two lists of ids are the same, in the same order. */
+function sameIds(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

@@ -113,6 +113,28 @@ describe('describeTarget in this process', () => {
     delete require.cache[b];
   });
 
+  it('finds exports of a module loaded while the last module was out of require.cache and put back (as many modules, the same last one)', () => {
+    const gone = path.join(fixtures, 'targets-same-text.cjs');
+    const last = path.join(fixtures, 'targets-late.cjs');
+    const added = path.join(fixtures, 'targets-moved-past.cjs');
+    require(gone);
+    require(last);
+    expect(describeTarget(require(last).plus2, HERE)).toMatchObject({ kind: 'export', name: 'plus2' });
+    // One module out and one in, with the last module set aside meanwhile (as a test that
+    // stubs it does) and put back after the new one.
+    delete require.cache[gone];
+    const kept = require.cache[last];
+    delete require.cache[last];
+    const plus3 = require(added).plus3;
+    require.cache[last] = kept;
+    try {
+      expect(describeTarget(plus3, HERE)).toEqual({ kind: 'export', module: pathToFileURL(added).href, name: 'plus3' });
+    } finally {
+      delete require.cache[added];
+      delete require.cache[last];
+    }
+  });
+
   it("finds the library's own functions, also in a library module loaded again (its require.cache entry replaced); a user module that re-exports one does not hide where it is defined", () => {
     const id = require.resolve('../dist/validate.js');
     const lib = pathToFileURL(id).href;
