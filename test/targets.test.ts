@@ -155,6 +155,29 @@ describe('describeTarget in this process', () => {
     expect(describeTarget(first.checkString, fixtureUrl('targets-cjs-reexport.cjs'))).toEqual({ kind: 'export', module: lib, name: 'checkString' });
   });
 
+  it("finds a library function in a library module put under its id in place, not last (the id keeps its place in require.cache)", () => {
+    const id = require.resolve('../dist/validate.js');
+    const late = path.join(fixtures, 'targets-late.cjs');
+    const kept = require.cache[id]!;
+    delete require.cache[id];
+    require(id);
+    const fresh = require.cache[id]!;
+    require.cache[id] = kept;
+    delete require.cache[late];
+    const plus2 = require(late).plus2;
+    try {
+      expect(describeTarget(plus2, HERE)).toMatchObject({ kind: 'export', name: 'plus2' }); // (require.cache listed)
+      require.cache[id] = fresh;
+      expect(Object.keys(require.cache).at(-1)).toBe(late);
+      const { describe } = fresh.exports as typeof import('../dist/validate.js');
+      expect(describe).not.toBe((kept.exports as typeof import('../dist/validate.js')).describe);
+      expect(describeTarget(describe, HERE)).toEqual({ kind: 'export', module: pathToFileURL(id).href, name: 'describe' });
+    } finally {
+      require.cache[id] = kept;
+      delete require.cache[late];
+    }
+  });
+
   it('refuses a Process-like instance whose class is not exported', () => {
     class Local {
       run() {}
