@@ -135,9 +135,16 @@ function exportOf(mod: NodeJS.Module | undefined, fn: Function, own: string, all
  * enough: a module set aside and put back goes last again, after any loaded meanwhile,
  * and a module put under an id in place keeps the id's position.)
  */
-let userModuleList: { all: string[]; mods: (NodeJS.Module | undefined)[]; ids: string[]; settled: boolean } | null = null;
+let userModuleList: {
+  all: string[];
+  mods: (NodeJS.Module | undefined)[];
+  ids: string[];
+  settled: boolean;
+  /** Bumped each time the list is made anew: the caches below key their answers on it. */
+  generation: number;
+} | null = null;
 
-function userModules(): { all: string[]; ids: string[] } {
+function userModules(): { all: string[]; ids: string[]; generation: number } {
   const cache = require.cache;
   const all = Object.keys(cache);
   const known = userModuleList;
@@ -157,7 +164,7 @@ function userModules(): { all: string[]; ids: string[] } {
       settled = false;
     }
   }
-  userModuleList = { all, mods, ids, settled };
+  userModuleList = { all, mods, ids, settled, generation: (known?.generation ?? 0) + 1 };
   return userModuleList;
 }
 
@@ -242,7 +249,7 @@ function importsOf(text: string, file: string, name: string): string[] {
 const candidatesCache = new Map<string, string[]>();
 
 function esmCandidates(name: string, caller: string | undefined): string[] {
-  const key = `${caller ?? ''}\0${mainModule() ?? ''}\0${name}\0${Object.keys(require.cache).length}`;
+  const key = `${caller ?? ''}\0${mainModule() ?? ''}\0${name}\0${userModules().generation}`;
   let found = candidatesCache.get(key);
   if (found === undefined) {
     found = findEsmCandidates(name, caller);
@@ -383,7 +390,7 @@ export function describeTarget(target: unknown, callerFile: string | undefined, 
   }
   // The answer depends on the caller, the entry module and which CommonJS modules are loaded.
   const allowClass = options.allowClass === true;
-  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${Object.keys(require.cache).length}\0${allowClass}`;
+  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${userModules().generation}\0${allowClass}`;
   let byKey = refCache.get(target);
   const hit = byKey?.get(key);
   if (hit !== undefined) return hit;

@@ -135,6 +135,24 @@ describe('describeTarget in this process', () => {
     }
   });
 
+  it('a function described before a module that exports it was loaded is found there after (as many modules as before)', () => {
+    const gone = path.join(fixtures, 'targets-same-text.cjs');
+    const holder = path.join(fixtures, 'targets-holder.cjs');
+    const g = globalThis as { __mpHeld?: unknown };
+    const held = (x: number) => x * 7;
+    require(gone);
+    expect(describeTarget(held, HERE)).toMatchObject({ kind: 'source' });
+    delete require.cache[gone];
+    g.__mpHeld = held;
+    try {
+      expect(require(holder).held).toBe(held);
+      expect(describeTarget(held, HERE)).toEqual({ kind: 'export', module: pathToFileURL(holder).href, name: 'held' });
+    } finally {
+      delete require.cache[holder];
+      delete g.__mpHeld;
+    }
+  });
+
   it("finds the library's own functions, also in a library module loaded again (its require.cache entry replaced); a user module that re-exports one does not hide where it is defined", () => {
     const id = require.resolve('../dist/validate.js');
     const lib = pathToFileURL(id).href;
