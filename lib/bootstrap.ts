@@ -11,7 +11,6 @@
 // Kept lean on purpose: the library's entry (all shared types, the addon) is loaded only
 // when the job needs it, since this runs once per started process. A forkserver's warm
 // child gets its job from forkserver_child.ts (loaded only there) instead of its channel.
-import { constants as osConstants } from 'node:os';
 import { inspect } from 'node:util';
 import { forceStartMethod } from './context.js';
 import { flushBeforeExit } from './pending_writes.js';
@@ -68,6 +67,8 @@ const finish = (async function finish(code: number): Promise<void> {
 });
 
 let nativeApi: typeof import('./native.js').native | undefined;
+/** SIGKILL's number, from node:os: required only where a parent-death signal is armed. */
+let sigkill: number | undefined;
 
 /**
  * Die with `watchPid` (the OS parent), even when it is SIGKILLed. Returns a function that
@@ -78,7 +79,8 @@ function armParentDeath(watchPid: number): () => void {
   // child again, where even a cached require() cost ~13 page faults.
   const native = (nativeApi ??= (require('./native.js') as typeof import('./native.js')).native);
   const dead = () => native.getppid() !== watchPid;
-  if (native.setParentDeathSignal(osConstants.signals.SIGKILL)) {
+  sigkill ??= (require('node:os') as typeof import('node:os')).constants.signals.SIGKILL;
+  if (native.setParentDeathSignal(sigkill)) {
     // The parent may have died before the signal was armed: then nobody will send it.
     if (dead()) process.kill(process.pid, 'SIGKILL');
     // (Parenthesized: compiled with armParentDeath, not on its first call in each forked child.)

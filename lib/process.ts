@@ -4,7 +4,6 @@
 // the own enumerable fields of a subclass instance are exactly the user's fields (those
 // travel to the child). The child side (bootstrap.ts) builds its own Process object from
 // the job and makes it currentProcess().
-import * as os from 'node:os';
 import { inspect } from 'node:util';
 import { defaultStartMethod } from './context.js';
 import { ProcessError, ValueError } from './errors.js';
@@ -160,7 +159,7 @@ export function activeChildren(): Process[] {
 }
 
 export function cpuCount(): number {
-  return os.availableParallelism();
+  return (require('node:os') as typeof import('node:os')).availableParallelism();
 }
 
 // --- daemons: ended when this process exits, however it exits --------------------------
@@ -270,9 +269,16 @@ function describeSelf(
   return { instance: describeInstance(view, caller), fields: null, methods };
 }
 
-const exitcodeNames = new Map<number, string>(
-  Object.entries(os.constants.signals).map(([name, n]) => [-n, `-${name}`] as [number, string]),
-);
+let exitcodeNames: Map<number, string> | undefined;
+
+/** -SIGTERM for -15, as Python's repr shows a code from a signal; else the number. */
+function exitcodeName(code: number): string {
+  // (node:os is required here, not at the top: a spawned child would load it for nothing, ~0.5 ms.)
+  exitcodeNames ??= new Map(
+    Object.entries((require('node:os') as typeof import('node:os')).constants.signals).map(([name, n]) => [-n, `-${name}`]),
+  );
+  return exitcodeNames.get(code) ?? String(code);
+}
 
 export class Process<A extends unknown[] = unknown[]> {
   /** Internal: the start method of this class (context-bound classes), else the default. */
@@ -508,7 +514,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const info = [this.constructor.name, `name=${JSON.stringify(s.name)}`];
     if (s.popen !== null) info.push(`pid=${s.popen.pid}`);
     info.push(`parent=${s.parentPid ?? 'None'}`, status);
-    if (exitcode !== null) info.push(`exitcode=${exitcodeNames.get(exitcode) ?? exitcode}`);
+    if (exitcode !== null) info.push(`exitcode=${exitcodeName(exitcode)}`);
     if (s.daemon) info.push('daemon');
     return `<${info.join(' ')}>`;
   }
