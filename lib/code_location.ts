@@ -28,17 +28,26 @@ function isInside(dir: string, file: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+/**
+ * `cache`'s answer for `key`: computed on the first ask and kept. A cache that holds
+ * `limit` answers is emptied first. (The answers kept here and in targets.ts are asked
+ * at every start, while the parent's code is still cold.)
+ */
+export function remembered<K, V>(cache: Map<K, V>, limit: number, key: K, compute: (key: K) => V): V {
+  if (cache.has(key)) return cache.get(key) as V;
+  const value = compute(key);
+  if (cache.size >= limit) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
 /** inLibrary's answers by path: asked for every stack frame and module at each start. */
 const libraryFiles = new Map<string, boolean>();
 
+const isLibraryFile = (file: string): boolean => DIST_DIRS.some((d) => isInside(d, file));
+
 export function inLibrary(file: string): boolean {
-  let inside = libraryFiles.get(file);
-  if (inside === undefined) {
-    inside = DIST_DIRS.some((d) => isInside(d, file));
-    if (libraryFiles.size >= 4096) libraryFiles.clear();
-    libraryFiles.set(file, inside);
-  }
-  return inside;
+  return remembered(libraryFiles, 4096, file, isLibraryFile);
 }
 
 /** An absolute path as a file URL; file URLs and bare specifiers unchanged. */
@@ -51,19 +60,18 @@ export function toUrl(fileOrUrl: string): string {
 /** toPath's answers for file URLs: each start asks for its caller's (a URL parse, ~60 us cold). */
 const urlPaths = new Map<string, string | undefined>();
 
+function pathOfUrl(url: string): string | undefined {
+  try {
+    return fileURLToPath(url);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The path of a file URL or absolute path; undefined for anything else. */
 export function toPath(fileOrUrl: string): string | undefined {
   if (!fileOrUrl.startsWith('file:')) return path.isAbsolute(fileOrUrl) ? fileOrUrl : undefined;
-  if (urlPaths.has(fileOrUrl)) return urlPaths.get(fileOrUrl);
-  let p: string | undefined;
-  try {
-    p = fileURLToPath(fileOrUrl);
-  } catch {
-    p = undefined;
-  }
-  if (urlPaths.size >= 1024) urlPaths.clear();
-  urlPaths.set(fileOrUrl, p);
-  return p;
+  return remembered(urlPaths, 1024, fileOrUrl, pathOfUrl);
 }
 
 export function inNodeModules(file: string): boolean {

@@ -334,7 +334,6 @@ function dropSegment(name: string): void {
   unregister(name);
 }
 
-
 class ForkserverPopen extends BasePopen {
   readonly method = 'forkserver' as const;
   readonly pid: number;

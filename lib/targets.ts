@@ -30,6 +30,7 @@ import {
   inLibrary,
   inNodeModules,
   mainModule,
+  remembered,
   resolveSpecifier,
   toPath,
   toUrl,
@@ -81,8 +82,8 @@ export function refModule(ref: TargetRef | InstanceRef): string {
  * (TypeScript's and esbuild's re-export getters) only under `fn`'s own name, or in the
  * preferred files, so scanning never runs arbitrary getters of unrelated modules.
  */
-function findInRequireCache(fn: Function, preferred: string[]): { module: string; name: string } | undefined {
-  const { all, ids: scan } = userModules();
+function findInRequireCache(fn: Function, preferred: string[], modules: UserModules): { module: string; name: string } | undefined {
+  const { all, ids: scan } = modules;
   // The library's own function: found where it is defined (as Python pickles a function
   // by its defining module), not in a user module that re-exports it.
   const ours = libraryExports.get(fn);
@@ -144,7 +145,10 @@ let userModuleList: {
   generation: number;
 } | null = null;
 
-function userModules(): { all: string[]; ids: string[]; generation: number } {
+/** What one describe reads of require.cache: asked once, passed down. */
+type UserModules = { all: string[]; ids: string[]; generation: number };
+
+function userModules(): UserModules {
   const cache = require.cache;
   const all = Object.keys(cache);
   const known = userModuleList;
@@ -248,15 +252,9 @@ function importsOf(text: string, file: string, name: string): string[] {
  */
 const candidatesCache = new Map<string, string[]>();
 
-function esmCandidates(name: string, caller: string | undefined): string[] {
-  const key = `${caller ?? ''}\0${mainModule() ?? ''}\0${name}\0${userModules().generation}`;
-  let found = candidatesCache.get(key);
-  if (found === undefined) {
-    found = findEsmCandidates(name, caller);
-    if (candidatesCache.size >= 256) candidatesCache.clear();
-    candidatesCache.set(key, found);
-  }
-  return [...found];
+function esmCandidates(name: string, caller: string | undefined, modules: UserModules): string[] {
+  const key = `${caller ?? ''}\0${mainModule() ?? ''}\0${name}\0${modules.generation}`;
+  return [...remembered(candidatesCache, 256, key, () => findEsmCandidates(name, caller))];
 }
 
 /**
@@ -359,13 +357,11 @@ const refCache = new WeakMap<Function, Map<string, TargetRef>>();
 const sourceTexts = new Map<string, { usesSuper: boolean; expressible?: boolean }>();
 
 function textOf(source: string): { usesSuper: boolean; expressible?: boolean } {
-  let known = sourceTexts.get(source);
-  if (known === undefined) {
-    known = { usesSuper: /(?<![\w$.])super\s*[.[(]/.test(codeOnly(source)) };
-    if (sourceTexts.size >= 256) sourceTexts.clear();
-    sourceTexts.set(source, known);
-  }
-  return known;
+  return remembered(sourceTexts, 256, source, readText);
+}
+
+function readText(source: string): { usesSuper: boolean; expressible?: boolean } {
+  return { usesSuper: /(?<![\w$.])super\s*[.[(]/.test(codeOnly(source)) };
 }
 
 /** Whether the text can be rebuilt as a function in another process (sourceExpression). */
@@ -390,29 +386,30 @@ export function describeTarget(target: unknown, callerFile: string | undefined, 
   }
   // The answer depends on the caller, the entry module and which CommonJS modules are loaded.
   const allowClass = options.allowClass === true;
-  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${userModules().generation}\0${allowClass}`;
+  const modules = userModules();
+  const key = `${callerFile ?? ''}\0${mainModule() ?? ''}\0${modules.generation}\0${allowClass}`;
   let byKey = refCache.get(target);
   const hit = byKey?.get(key);
   if (hit !== undefined) return hit;
-  const ref = describeFunction(target, callerFile, allowClass);
+  const ref = describeFunction(target, callerFile, allowClass, modules);
   if (byKey === undefined) refCache.set(target, (byKey = new Map()));
   if (byKey.size > 16) byKey.clear();
   byKey.set(key, ref);
   return ref;
 }
 
-function describeFunction(fn: Function, caller: string | undefined, allowClass: boolean): TargetRef {
+function describeFunction(fn: Function, caller: string | undefined, allowClass: boolean, modules: UserModules): TargetRef {
   const source = functionSource(fn);
   const refused = refusal(fn, source, allowClass);
   if (refused !== null) throw refused;
   const name = typeof fn.name === 'string' ? fn.name : '';
   const roots = [caller, mainModule()].filter((f): f is string => f !== undefined);
-  const cjs = findInRequireCache(fn, roots);
+  const cjs = findInRequireCache(fn, roots, modules);
   if (cjs !== undefined) return { kind: 'export', ...cjs };
   const file = caller === undefined ? undefined : toPath(caller);
   const withFile = file === undefined ? {} : { file };
   if (IDENTIFIER.test(name)) {
-    const candidates = esmCandidates(name, caller);
+    const candidates = esmCandidates(name, caller, modules);
     if (candidates.length > 0) return { kind: 'auto', candidates, name, source, ...withFile };
   }
   if (!expressible(source)) {
@@ -434,8 +431,9 @@ export function describeInstance(instance: object, callerFile: string | undefine
   const className = typeof Class.name === 'string' ? Class.name : '';
   const source = functionSource(Class);
   const roots = [callerFile, mainModule()].filter((f): f is string => f !== undefined);
-  const cjs = findInRequireCache(Class, roots);
-  const candidates = cjs !== undefined ? [cjs.module] : IDENTIFIER.test(className) ? esmCandidates(className, callerFile) : [];
+  const modules = userModules();
+  const cjs = findInRequireCache(Class, roots, modules);
+  const candidates = cjs !== undefined ? [cjs.module] : IDENTIFIER.test(className) ? esmCandidates(className, callerFile, modules) : [];
   if (candidates.length === 0) {
     const where = roots.length > 0 ? ` (looked in ${[...new Set(roots.map(toUrl))].join(', ')} and what they import)` : '';
     throw new TypeError(
